@@ -1,0 +1,402 @@
+//! The Tantivy index schema, defined once for the indexer (writes) and the query API (reads).
+//!
+//! One Tantivy document per `product_id` that has any record at all, visible or not:
+//!
+//! | field | kind | purpose |
+//! |---|---|---|
+//! | `product_id` | raw term, stored, fast | upsert key (`delete_term` + `add_document`), lookups |
+//! | `visible` | bool, indexed | every shopper query is ANDed with `visible:true` |
+//! | `state` | bytes, stored | the product's merge state (record versions, tombstones, orphans) |
+//! | `doc` | bytes, stored | the merged [`ProductDocument`] as JSON (visible products only) |
+//! | `title`, `brand`, `category`, `description` | full text (`catalog_text` analyzer) | relevance |
+//! | `attributes` | JSON, full text | attribute values are searchable |
+//! | `attr` | JSON, keyword, fast | `attr.NAME=VALUE` filters and `attr.NAME` facets |
+//! | `brand_key` | keyword, fast | brand filter and facet |
+//! | `category_path` | facet | category prefix filter and hierarchical facet |
+//! | `seller_id` | raw, multi-valued, fast | seller filter and facet |
+//! | `price_cents`, `in_stock`, `updated_at`, `offer_count` | fast (and indexed) | filters, sorts |
+//!
+//! Keeping the merge state in the same index as the documents is what makes a commit atomic:
+//! documents, merge state and (in the commit payload) Kafka offsets move together, so a crash
+//! leaves either the previous commit or the next one, never a mix. Invisible products (deleted,
+//! or only known through orphan offers) are stored with `visible: false` and their state only.
+
+use std::collections::BTreeMap;
+
+use tantivy::schema::{
+    FacetOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
+    Stemmer, TextAnalyzer,
+};
+use tantivy::{Index, TantivyDocument};
+
+use crate::document::ProductDocument;
+
+/// Bumped whenever the schema or an analyzer changes in a way that needs a full reindex.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Analyzer of the full-text fields: words, lower-cased, ASCII-folded, English-stemmed.
+pub const TEXT_ANALYZER: &str = "catalog_text";
+/// Analyzer of exact-match fields (brand, attribute values): whole value, lower-cased, folded.
+pub const KEYWORD_ANALYZER: &str = "catalog_keyword";
+/// Separator of category path segments in filters and facet values (`Electronics>TVs`).
+pub const CATEGORY_SEPARATOR: &str = ">";
+
+/// Field names, as they appear in the index.
+pub mod names {
+    pub const PRODUCT_ID: &str = "product_id";
+    pub const VISIBLE: &str = "visible";
+    pub const STATE: &str = "state";
+    pub const DOC: &str = "doc";
+    pub const TITLE: &str = "title";
+    pub const BRAND: &str = "brand";
+    pub const BRAND_KEY: &str = "brand_key";
+    pub const CATEGORY: &str = "category";
+    pub const CATEGORY_PATH: &str = "category_path";
+    pub const DESCRIPTION: &str = "description";
+    pub const ATTRIBUTES: &str = "attributes";
+    pub const ATTR: &str = "attr";
+    pub const SELLER_ID: &str = "seller_id";
+    pub const PRICE_CENTS: &str = "price_cents";
+    pub const IN_STOCK: &str = "in_stock";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const OFFER_COUNT: &str = "offer_count";
+}
+
+/// The index schema opened against an index does not have a field this code needs.
+#[derive(Debug, thiserror::Error)]
+#[error("index schema has no field `{0}`: it was built by another version, reindex it")]
+pub struct MissingField(pub &'static str);
+
+/// Handles of every field of the schema.
+#[derive(Debug, Clone)]
+pub struct IndexFields {
+    pub schema: Schema,
+    pub product_id: Field,
+    pub visible: Field,
+    pub state: Field,
+    pub doc: Field,
+    pub title: Field,
+    pub brand: Field,
+    pub brand_key: Field,
+    pub category: Field,
+    pub category_path: Field,
+    pub description: Field,
+    pub attributes: Field,
+    pub attr: Field,
+    pub seller_id: Field,
+    pub price_cents: Field,
+    pub in_stock: Field,
+    pub updated_at: Field,
+    pub offer_count: Field,
+}
+
+impl Default for IndexFields {
+    fn default() -> Self {
+        IndexFields::new()
+    }
+}
+
+impl IndexFields {
+    /// Builds the schema of this version of the code.
+    pub fn new() -> IndexFields {
+        let mut b = Schema::builder();
+        let text = |record: IndexRecordOption| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(TEXT_ANALYZER)
+                    .set_index_option(record),
+            )
+        };
+        let keyword = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(KEYWORD_ANALYZER)
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
+            )
+            .set_fast(KEYWORD_ANALYZER);
+        let numeric = NumericOptions::default().set_indexed().set_fast();
+
+        b.add_text_field(names::PRODUCT_ID, STRING | STORED | FAST);
+        b.add_bool_field(names::VISIBLE, INDEXED);
+        b.add_bytes_field(names::STATE, STORED);
+        b.add_bytes_field(names::DOC, STORED);
+        b.add_text_field(names::TITLE, text(IndexRecordOption::WithFreqsAndPositions));
+        b.add_text_field(names::BRAND, text(IndexRecordOption::WithFreqsAndPositions));
+        b.add_text_field(names::BRAND_KEY, keyword.clone());
+        b.add_text_field(
+            names::CATEGORY,
+            text(IndexRecordOption::WithFreqsAndPositions),
+        );
+        b.add_facet_field(names::CATEGORY_PATH, FacetOptions::default());
+        b.add_text_field(names::DESCRIPTION, text(IndexRecordOption::WithFreqs));
+        b.add_json_field(
+            names::ATTRIBUTES,
+            JsonObjectOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(TEXT_ANALYZER)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
+        b.add_json_field(
+            names::ATTR,
+            JsonObjectOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(KEYWORD_ANALYZER)
+                        .set_index_option(IndexRecordOption::Basic)
+                        .set_fieldnorms(false),
+                )
+                .set_fast(KEYWORD_ANALYZER),
+        );
+        b.add_text_field(names::SELLER_ID, STRING | FAST);
+        b.add_u64_field(names::PRICE_CENTS, numeric.clone());
+        b.add_bool_field(names::IN_STOCK, numeric.clone());
+        b.add_u64_field(names::UPDATED_AT, numeric.clone());
+        b.add_u64_field(names::OFFER_COUNT, numeric);
+        let schema = b.build();
+        // The fields were just added under these names.
+        IndexFields::from_schema(&schema).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    /// Resolves the fields of an existing index's schema.
+    pub fn from_schema(schema: &Schema) -> Result<IndexFields, MissingField> {
+        let f = |name: &'static str| schema.get_field(name).map_err(|_| MissingField(name));
+        Ok(IndexFields {
+            schema: schema.clone(),
+            product_id: f(names::PRODUCT_ID)?,
+            visible: f(names::VISIBLE)?,
+            state: f(names::STATE)?,
+            doc: f(names::DOC)?,
+            title: f(names::TITLE)?,
+            brand: f(names::BRAND)?,
+            brand_key: f(names::BRAND_KEY)?,
+            category: f(names::CATEGORY)?,
+            category_path: f(names::CATEGORY_PATH)?,
+            description: f(names::DESCRIPTION)?,
+            attributes: f(names::ATTRIBUTES)?,
+            attr: f(names::ATTR)?,
+            seller_id: f(names::SELLER_ID)?,
+            price_cents: f(names::PRICE_CENTS)?,
+            in_stock: f(names::IN_STOCK)?,
+            updated_at: f(names::UPDATED_AT)?,
+            offer_count: f(names::OFFER_COUNT)?,
+        })
+    }
+
+    /// The Tantivy document of one product: its merge `state` (always) and, when the product is
+    /// visible, its merged document with every searchable, filterable and sortable field.
+    pub fn document(
+        &self,
+        product_id: &str,
+        doc: Option<&ProductDocument>,
+        state: &[u8],
+    ) -> TantivyDocument {
+        let mut d = TantivyDocument::new();
+        d.add_text(self.product_id, product_id);
+        d.add_bytes(self.state, state);
+        d.add_bool(self.visible, doc.is_some());
+        let Some(doc) = doc else {
+            return d;
+        };
+        d.add_bytes(self.doc, &doc.to_json_bytes());
+        d.add_text(self.title, &doc.title);
+        d.add_text(self.brand, &doc.brand);
+        if !doc.brand.trim().is_empty() {
+            d.add_text(self.brand_key, &doc.brand);
+        }
+        d.add_text(self.category, doc.category.join(" "));
+        if !doc.category.is_empty() {
+            d.add_facet(
+                self.category_path,
+                tantivy::schema::Facet::from_path(doc.category.iter()),
+            );
+        }
+        d.add_text(self.description, &doc.description);
+        if !doc.attributes.is_empty() {
+            let as_text: BTreeMap<String, OwnedValue> = doc
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), OwnedValue::Str(v.as_text().into_owned())))
+                .collect();
+            d.add_object(self.attributes, as_text.clone());
+            d.add_object(self.attr, as_text);
+        }
+        for offer in &doc.offers {
+            d.add_text(self.seller_id, &offer.seller_id);
+        }
+        if let Some(price) = doc.price_cents {
+            d.add_u64(self.price_cents, price);
+        }
+        d.add_bool(self.in_stock, doc.in_stock);
+        d.add_u64(self.updated_at, doc.updated_at);
+        d.add_u64(self.offer_count, doc.offer_count);
+        d
+    }
+}
+
+/// The full-text analyzer: simple word split, long tokens dropped, lower-cased, ASCII-folded,
+/// English (Porter-family) stemming.
+pub fn text_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// The keyword analyzer: the whole value as one token, lower-cased and ASCII-folded.
+pub fn keyword_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(RemoveLongFilter::limit(1024))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// Normalizes a value the way [`keyword_analyzer`] indexes it, for building filter terms.
+pub fn normalize_keyword(value: &str) -> String {
+    let mut analyzer = keyword_analyzer();
+    let mut stream = analyzer.token_stream(value);
+    let mut out = String::new();
+    while stream.advance() {
+        out.push_str(&stream.token().text);
+    }
+    out
+}
+
+/// Registers the analyzers on an index; needed every time an index is created or opened.
+pub fn register_analyzers(index: &Index) {
+    index.tokenizers().register(TEXT_ANALYZER, text_analyzer());
+    index
+        .tokenizers()
+        .register(KEYWORD_ANALYZER, keyword_analyzer());
+    index
+        .fast_field_tokenizer()
+        .register(KEYWORD_ANALYZER, keyword_analyzer());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::OfferDocument;
+    use crate::event::{AttributeValue, Condition};
+    use tantivy::collector::Count;
+    use tantivy::query::TermQuery;
+    use tantivy::schema::{Facet, Value};
+    use tantivy::Term;
+
+    fn sample() -> ProductDocument {
+        ProductDocument {
+            product_id: "p1".into(),
+            title: "Crème Brûlée Torches".into(),
+            description: "Caramelizing sugar".into(),
+            brand: "Iwatani".into(),
+            category: vec!["Kitchen".into(), "Tools".into()],
+            attributes: [
+                ("color".to_owned(), AttributeValue::String("Red".into())),
+                ("watts".to_owned(), AttributeValue::Number(1200.into())),
+            ]
+            .into_iter()
+            .collect(),
+            offers: vec![OfferDocument {
+                offer_id: "o1".into(),
+                seller_id: "s1".into(),
+                seller_name: "Seller".into(),
+                condition: Condition::New,
+                price_cents: Some(1999),
+                currency: Some("USD".into()),
+                list_price_cents: None,
+                quantity: 3,
+                in_stock: true,
+            }],
+            price_cents: Some(1999),
+            currency: Some("USD".into()),
+            in_stock: true,
+            offer_count: 1,
+            updated_at: 10,
+            version: 1,
+        }
+    }
+
+    fn index_with(docs: &[(&str, Option<ProductDocument>)]) -> (IndexFields, Index) {
+        let fields = IndexFields::new();
+        let index = Index::create_in_ram(fields.schema.clone());
+        register_analyzers(&index);
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for (id, doc) in docs {
+            writer
+                .add_document(fields.document(id, doc.as_ref(), b"{}"))
+                .unwrap();
+        }
+        writer.commit().unwrap();
+        (fields, index)
+    }
+
+    fn count(index: &Index, term: Term) -> usize {
+        let searcher = index.reader().unwrap().searcher();
+        searcher
+            .search(&TermQuery::new(term, IndexRecordOption::Basic), &Count)
+            .unwrap()
+    }
+
+    #[test]
+    fn analyzers_fold_lowercase_and_stem() {
+        let mut a = text_analyzer();
+        let mut stream = a.token_stream("Crème Brûlée TORCHES");
+        let mut tokens = Vec::new();
+        while stream.advance() {
+            tokens.push(stream.token().text.clone());
+        }
+        assert_eq!(tokens, ["creme", "brule", "torch"]);
+        assert_eq!(normalize_keyword("Crème BRÛLÉE"), "creme brulee");
+    }
+
+    #[test]
+    fn visible_and_invisible_documents_are_indexed_with_their_state() {
+        let (f, index) = index_with(&[("p1", Some(sample())), ("p2", None)]);
+        assert_eq!(count(&index, Term::from_field_bool(f.visible, true)), 1);
+        assert_eq!(count(&index, Term::from_field_bool(f.visible, false)), 1);
+        assert_eq!(count(&index, Term::from_field_text(f.product_id, "p2")), 1);
+        assert_eq!(count(&index, Term::from_field_text(f.title, "torch")), 1);
+        assert_eq!(
+            count(&index, Term::from_field_text(f.brand_key, "iwatani")),
+            1
+        );
+        assert_eq!(count(&index, Term::from_field_text(f.seller_id, "s1")), 1);
+        assert_eq!(
+            count(
+                &index,
+                Term::from_facet(f.category_path, &Facet::from_path(["Kitchen"]))
+            ),
+            1
+        );
+        let mut attr = Term::from_field_json_path(f.attr, "color", false);
+        attr.append_type_and_str("red");
+        assert_eq!(count(&index, attr), 1);
+
+        let searcher = index.reader().unwrap().searcher();
+        let addr = tantivy::DocAddress::new(0, 0);
+        let stored: TantivyDocument = searcher.doc(addr).unwrap();
+        let bytes = stored.get_first(f.doc).and_then(|v| v.as_bytes()).unwrap();
+        assert_eq!(ProductDocument::from_json_bytes(bytes).unwrap(), sample());
+        assert_eq!(
+            stored.get_first(f.state).and_then(|v| v.as_bytes()),
+            Some(&b"{}"[..])
+        );
+    }
+
+    #[test]
+    fn from_schema_reports_a_missing_field() {
+        let mut b = Schema::builder();
+        b.add_text_field(names::PRODUCT_ID, STRING);
+        let err = IndexFields::from_schema(&b.build()).unwrap_err();
+        assert_eq!(err.0, names::VISIBLE);
+    }
+}

@@ -1,0 +1,27 @@
+//! The contract shared by the indexer and the query API.
+//!
+//! A tour:
+//! - [`event`]: the four event kinds source teams publish (product, offer, price, inventory),
+//!   typed, serializing to exactly the wire format.
+//! - [`decode`]: raw Kafka payload to [`Event`], validating every field; an invalid message
+//!   gives an [`InvalidEvent`] naming the field and the reason, and decoding never panics.
+//! - [`document`]: the merged [`ProductDocument`] served by `GET /products/{id}` and search hits.
+//! - [`index`]: the Tantivy schema and analyzers, defined once for writers and readers.
+//! - [`contract`]: the JSON Schema files under `schemas/json/`, generated from these types and
+//!   kept in sync by a test; example events live under `schemas/examples/`.
+//!
+//! The merge rules that turn events into documents live in the indexer (`indexer::merge`).
+
+pub mod contract;
+pub mod decode;
+pub mod document;
+pub mod event;
+pub mod index;
+
+pub use decode::{decode, FieldProblem, InvalidEvent, JsonType, MAX_MESSAGE_BYTES};
+pub use document::{OfferDocument, ProductDocument};
+pub use event::{
+    AttributeValue, Attributes, Condition, Deleted, Event, EventKind, InventoryEvent, OfferDelete,
+    OfferEvent, OfferUpsert, PriceEvent, ProductDelete, ProductEvent, ProductUpsert,
+};
+pub use index::{IndexFields, SCHEMA_VERSION};
