@@ -1,6 +1,26 @@
 //! The indexer: Kafka catalog events in, a fresh Tantivy product index out.
 //!
 //! A tour, in pipeline order:
+//! - [`source`]: the Kafka consumer thread (explicit assignment, decoding, batching,
+//!   backpressure) and the embedded broker.
 //! - [`merge`]: the pure merge engine (events to per-product state to merged documents).
+//! - [`writer`]: applies events to states and commits changed products to Tantivy.
+//! - [`commit`]: the commit protocol (offsets in the Tantivy commit payload: exactly once).
+//! - [`dlq`]: the dead-letter topic for invalid events.
+//! - [`pipeline`]: wires source and writer, restarts them after failures.
+//! - [`store`]: the data directory layout and index generations.
+//! - [`status`], [`metrics`], [`http`]: what operators see.
+//! - [`config`], [`run`]: the command line and the `run` command.
 
+pub mod commit;
+pub mod config;
+pub mod dlq;
+pub mod http;
 pub mod merge;
+pub mod metrics;
+pub mod pipeline;
+pub mod run;
+pub mod source;
+pub mod status;
+pub mod store;
+pub mod writer;

@@ -1,1 +1,31 @@
-fn main() {}
+//! The `indexer` binary: parses the command line and runs the chosen command.
+
+use indexer::config::{self, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = config::parse();
+    match cli.command {
+        Command::Run(args) => {
+            let config = args
+                .validate()
+                .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+            init_tracing(&config.args.log_format);
+            indexer::run::run(config)?;
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn,rdkafka=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

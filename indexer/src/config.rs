@@ -1,0 +1,481 @@
+//! Command line and configuration: one typed struct per command, from flags, `INDEXER_*`
+//! environment variables and an optional TOML file, validated before anything starts.
+//!
+//! Precedence: flag > environment variable > config file (`--config FILE` or
+//! `INDEXER_CONFIG`) > default. The file's keys are the flag names with `_` or `-`
+//! (`commit_interval_ms = 500`); an unknown key is an error. Every error exits with code 2 and
+//! a message naming the offending flag, variable or key.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Near-real-time product search indexer: Kafka catalog events in, a fresh search index out.
+#[derive(Debug, Parser)]
+#[command(name = "indexer", version, about, long_about = None, propagate_version = true, args_override_self = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Consume the catalog topics, keep the index fresh and serve the HTTP API.
+    Run(RunArgs),
+}
+
+/// Kafka connection and topic names, shared by every command that talks to Kafka.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers (`host:port,...`). Without it, an embedded Kafka-protocol broker
+    /// is started in-process and its address printed.
+    #[arg(long, env = "INDEXER_BROKERS", value_parser = parse_brokers)]
+    pub brokers: Option<String>,
+
+    /// Topic of product events.
+    #[arg(long, env = "INDEXER_TOPIC_PRODUCTS", default_value = "catalog.products", value_parser = parse_topic)]
+    pub topic_products: String,
+
+    /// Topic of offer events.
+    #[arg(long, env = "INDEXER_TOPIC_OFFERS", default_value = "catalog.offers", value_parser = parse_topic)]
+    pub topic_offers: String,
+
+    /// Topic of price events.
+    #[arg(long, env = "INDEXER_TOPIC_PRICES", default_value = "catalog.prices", value_parser = parse_topic)]
+    pub topic_prices: String,
+
+    /// Topic of inventory events.
+    #[arg(long, env = "INDEXER_TOPIC_INVENTORY", default_value = "catalog.inventory", value_parser = parse_topic)]
+    pub topic_inventory: String,
+
+    /// Dead-letter topic: invalid events go there with headers saying where from and why.
+    #[arg(long, env = "INDEXER_TOPIC_DLQ", default_value = "catalog.dlq", value_parser = parse_topic)]
+    pub topic_dlq: String,
+
+    /// Partitions per topic of the embedded broker (ignored with --brokers).
+    #[arg(long, env = "INDEXER_EMBEDDED_PARTITIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(i32).range(1..=256))]
+    pub embedded_partitions: i32,
+
+    /// Extra librdkafka client properties, `key=value` (repeatable), e.g.
+    /// `security.protocol=SASL_SSL`.
+    #[arg(long = "kafka-property", env = "INDEXER_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
+    pub kafka_properties: Vec<(String, String)>,
+}
+
+impl KafkaArgs {
+    /// The four event topics, in `EventKind::ALL` order.
+    pub fn event_topics(&self) -> [&str; 4] {
+        [
+            &self.topic_products,
+            &self.topic_offers,
+            &self.topic_prices,
+            &self.topic_inventory,
+        ]
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut all: Vec<&str> = self.event_topics().to_vec();
+        all.push(&self.topic_dlq);
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != all.len() {
+            return Err(format!(
+                "topic names must be distinct (products, offers, prices, inventory, dlq), got {all:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// Directory of the index (created if missing).
+    #[arg(long, env = "INDEXER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Address of the HTTP API.
+    #[arg(long, env = "INDEXER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Kafka consumer group the indexer mirrors its progress to, for standard lag tools.
+    #[arg(long, env = "INDEXER_GROUP_ID", default_value = "catalog-indexer", value_parser = parse_nonempty)]
+    pub group_id: String,
+
+    /// Commit (make changes searchable) at most this often, in milliseconds.
+    #[arg(long, env = "INDEXER_COMMIT_INTERVAL_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub commit_interval_ms: u64,
+
+    /// Commit early once this many products changed since the last commit.
+    #[arg(long, env = "INDEXER_MAX_DOCS_PER_COMMIT", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_docs_per_commit: u64,
+
+    /// Commit early once the changed products' state takes this many MiB.
+    #[arg(long, env = "INDEXER_MAX_PENDING_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_pending_mb: u64,
+
+    /// Tantivy indexing memory budget, in MiB (at least 15 per indexing thread).
+    #[arg(long, env = "INDEXER_WRITER_MEMORY_MB", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(15..=16_384))]
+    pub writer_memory_mb: u64,
+
+    /// Tantivy indexing threads.
+    #[arg(long, env = "INDEXER_INDEXING_THREADS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub indexing_threads: u64,
+
+    /// Product merge states kept in memory; others are read back from the index.
+    #[arg(long, env = "INDEXER_STATE_CACHE_ENTRIES", default_value_t = 500_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub state_cache_entries: u64,
+
+    /// How far behind the log the index may fall before /ready reports not ready
+    /// (e.g. `5s`, `1m`).
+    #[arg(long, env = "INDEXER_FRESHNESS_TARGET", default_value = "5s", value_parser = parse_duration)]
+    pub freshness_target: Duration,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "INDEXER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// A validated `run` configuration.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub args: RunArgs,
+    pub commit_interval: Duration,
+}
+
+impl RunArgs {
+    /// Cross-field checks clap cannot express.
+    pub fn validate(self) -> Result<RunConfig, String> {
+        self.kafka.validate()?;
+        if self.writer_memory_mb < 15 * self.indexing_threads {
+            return Err(format!(
+                "--writer-memory-mb must be at least 15 per indexing thread ({} threads need {} MiB), got {}",
+                self.indexing_threads,
+                15 * self.indexing_threads,
+                self.writer_memory_mb
+            ));
+        }
+        if self.freshness_target < Duration::from_millis(100) {
+            return Err("--freshness-target must be at least 100ms".to_owned());
+        }
+        Ok(RunConfig {
+            commit_interval: Duration::from_millis(self.commit_interval_ms),
+            args: self,
+        })
+    }
+}
+
+fn parse_nonempty(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+fn parse_topic(s: &str) -> Result<String, String> {
+    // Kafka's own rule: 1 to 249 characters of [a-zA-Z0-9._-].
+    if s.is_empty() || s.len() > 249 {
+        return Err("a topic name has 1 to 249 characters".to_owned());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "a topic name may only contain letters, digits, '.', '_' and '-', found {c:?}"
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err("a topic name cannot be \".\" or \"..\"".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+fn parse_brokers(s: &str) -> Result<String, String> {
+    let list: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Err("expected host:port[,host:port...]".to_owned());
+    }
+    for broker in &list {
+        let addr = broker.rsplit_once("://").map_or(*broker, |(_, rest)| rest);
+        let Some((host, port)) = addr.rsplit_once(':') else {
+            return Err(format!("{broker:?} is not host:port"));
+        };
+        if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("{broker:?} is not host:port"));
+        }
+    }
+    Ok(list.join(","))
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
+}
+
+/// Parses `500ms`, `2s`, `1m30s`, ...
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m)"))
+}
+
+/// Parses the command line with environment variables and the optional config file, exiting
+/// with code 2 and a clear message on any error.
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+/// Like [`parse`], from explicit arguments, returning the error instead of exiting.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut command = Cli::command().arg(
+        clap::Arg::new("config")
+            .long("config")
+            .env("INDEXER_CONFIG")
+            .global(true)
+            .value_name("FILE")
+            .help("TOML file of settings (keys are flag names); flags and INDEXER_* variables override it"),
+    );
+    let matches = command.try_get_matches_from_mut(&args)?;
+    let config_file = matches.get_one::<String>("config").cloned();
+    let Some(path) = config_file else {
+        return finish(&mut command, Cli::from_arg_matches(&matches));
+    };
+    // Layer the file under flags and environment variables: parse again with its values as
+    // extra defaults of the chosen subcommand.
+    let (sub_name, sub_matches) = matches
+        .subcommand()
+        .ok_or_else(|| command.error(ErrorKind::MissingSubcommand, "a subcommand is required"))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        command.error(
+            ErrorKind::Io,
+            format!("cannot read config file {path}: {e}"),
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|e| {
+        command.error(
+            ErrorKind::InvalidValue,
+            format!("config file {path} is not valid TOML: {e}"),
+        )
+    })?;
+    let sub = command
+        .find_subcommand(sub_name)
+        .cloned()
+        .ok_or_else(|| command.error(ErrorKind::InvalidSubcommand, sub_name.to_owned()))?;
+    let mut extra = Vec::new();
+    for (key, value) in &table {
+        let id = key.replace('-', "_");
+        let Some(arg) = sub.get_arguments().find(|a| a.get_id() == id.as_str()) else {
+            let known: Vec<String> = sub
+                .get_arguments()
+                .filter(|a| a.get_long().is_some() && a.get_id() != "config")
+                .map(|a| a.get_id().to_string())
+                .collect();
+            return Err(command.error(
+                ErrorKind::UnknownArgument,
+                format!(
+                    "unknown key `{key}` in config file {path} for `{sub_name}`; known keys: {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        let from_cli_or_env = matches!(
+            sub_matches.value_source(arg.get_id().as_str()),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        );
+        if from_cli_or_env {
+            continue;
+        }
+        let Some(long) = arg.get_long() else { continue };
+        let values: Vec<String> = match value {
+            toml::Value::Array(items) => items.iter().map(toml_scalar).collect::<Result<_, _>>(),
+            other => toml_scalar(other).map(|v| vec![v]),
+        }
+        .map_err(|e| {
+            command.error(
+                ErrorKind::InvalidValue,
+                format!("config file {path}: key `{key}`: {e}"),
+            )
+        })?;
+        for v in values {
+            extra.push(OsString::from(format!("--{long}={v}")));
+        }
+    }
+    // Re-parse: the file's values go right after the subcommand, so flags given on the
+    // command line (which come later) still win for repeatable options too.
+    let position = args
+        .iter()
+        .position(|a| a.to_str() == Some(sub_name))
+        .map_or(args.len(), |i| i + 1);
+    let mut merged = args.clone();
+    merged.splice(position..position, extra);
+    let matches = command.try_get_matches_from_mut(&merged)?;
+    finish(&mut command, Cli::from_arg_matches(&matches))
+}
+
+fn finish(command: &mut clap::Command, cli: Result<Cli, clap::Error>) -> Result<Cli, clap::Error> {
+    let cli = cli.map_err(|e| e.format(command))?;
+    match &cli.command {
+        Command::Run(args) => {
+            args.clone()
+                .validate()
+                .map_err(|msg| command.error(ErrorKind::ValueValidation, msg))?;
+        }
+    }
+    Ok(cli)
+}
+
+fn toml_scalar(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!(
+            "expected a string, number or boolean, got {}",
+            other.type_str()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn run(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let cli = parse_from(std::iter::once("indexer").chain(args.iter().copied()))?;
+        let Command::Run(run) = cli.command;
+        Ok(run)
+    }
+
+    fn error(args: &[&str]) -> String {
+        let err = run(args).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let r = run(&["run"]).unwrap();
+        assert_eq!(r.kafka.brokers, None);
+        assert_eq!(r.data_dir, PathBuf::from("./data"));
+        assert_eq!(r.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(r.commit_interval_ms, 1000);
+        assert_eq!(
+            r.kafka.event_topics(),
+            [
+                "catalog.products",
+                "catalog.offers",
+                "catalog.prices",
+                "catalog.inventory"
+            ]
+        );
+        assert_eq!(r.kafka.topic_dlq, "catalog.dlq");
+        assert_eq!(r.freshness_target, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn flags_are_parsed_into_real_types() {
+        let r = run(&[
+            "run",
+            "--brokers",
+            "a:9092, b:9093",
+            "--commit-interval-ms",
+            "250",
+            "--freshness-target",
+            "1m30s",
+            "--kafka-property",
+            "security.protocol=SSL",
+        ])
+        .unwrap();
+        assert_eq!(r.kafka.brokers.as_deref(), Some("a:9092,b:9093"));
+        assert_eq!(
+            r.validate().unwrap().commit_interval,
+            Duration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn bad_values_exit_with_code_2_and_name_the_flag() {
+        assert!(error(&["run", "--commit-interval-ms", "abc"]).contains("--commit-interval-ms"));
+        assert!(error(&["run", "--commit-interval-ms", "0"]).contains("--commit-interval-ms"));
+        assert!(error(&["run", "--listen", "nowhere"]).contains("--listen"));
+        assert!(error(&["run", "--brokers", "localhost"]).contains("host:port"));
+        assert!(error(&["run", "--brokers", ","]).contains("host:port"));
+        assert!(error(&["run", "--topic-dlq", "bad topic"]).contains("topic"));
+        assert!(error(&["run", "--freshness-target", "soon"]).contains("--freshness-target"));
+        assert!(error(&["run", "--no-such-flag"]).contains("--no-such-flag"));
+        assert!(error(&["run", "--topic-dlq", "catalog.products"]).contains("distinct"));
+        assert!(
+            error(&["run", "--indexing-threads", "4", "--writer-memory-mb", "20"])
+                .contains("--writer-memory-mb")
+        );
+        assert!(error(&["run", "--kafka-property", "novalue"]).contains("key=value"));
+    }
+
+    #[test]
+    fn config_file_is_layered_under_flags() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "commit_interval_ms = 300\ngroup-id = \"from-file\"\ndata_dir = \"/tmp/x\""
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap();
+        let r = run(&["run", "--config", path, "--group-id", "from-flag"]).unwrap();
+        assert_eq!(r.commit_interval_ms, 300);
+        assert_eq!(r.group_id, "from-flag");
+        assert_eq!(r.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn config_file_errors_are_clear() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "commit_intervl_ms = 300").unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+        let msg = error(&["run", "--config", &path]);
+        assert!(msg.contains("unknown key `commit_intervl_ms`"), "{msg}");
+        assert!(
+            msg.contains("commit_interval_ms"),
+            "lists the known keys: {msg}"
+        );
+
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "commit_interval_ms = 5").unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+        assert!(error(&["run", "--config", &path]).contains("--commit-interval-ms"));
+
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "commit_interval_ms = ").unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+        assert!(error(&["run", "--config", &path]).contains("not valid TOML"));
+
+        assert!(error(&["run", "--config", "/no/such/file.toml"]).contains("cannot read"));
+    }
+}

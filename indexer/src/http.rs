@@ -1,0 +1,104 @@
+//! The indexer's HTTP API: the query API's routes plus the operator endpoints
+//! (`/health`, `/ready`, `/status`, `/metrics`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus_client::registry::Registry;
+use query_api::metrics::HttpMetrics;
+use query_api::ApiState;
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::status::Status;
+
+/// State of the operator endpoints.
+#[derive(Clone)]
+pub struct AppState {
+    pub status: Arc<Status>,
+    pub registry: Arc<Registry>,
+    pub metrics: Metrics,
+    pub api: ApiState,
+    pub http_metrics: HttpMetrics,
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let ops = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+    ops.merge(query_api::router(state.api.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.http_metrics.clone(),
+            query_api::metrics::track,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            query_api::error::panic_response,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// `GET /health`: the process is alive.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /ready`: 200 when the index is open, Kafka answers and the index is not behind the
+/// log for longer than the freshness target; 503 with the reason otherwise.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.status.readiness() {
+        Ok(()) => {
+            state.metrics.ready.set(1);
+            Json(json!({ "ready": true })).into_response()
+        }
+        Err(not_ready) => {
+            state.metrics.ready.set(0);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "ready": false, "reason": not_ready.reason, "message": not_ready.message })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /status`: Kafka positions and lag, index size and last commit, event counters.
+async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let s = &state.status;
+    let ready = s.readiness();
+    Json(json!({
+        "kafka": {
+            "brokers": s.brokers,
+            "embedded": s.embedded,
+            "group_id": s.group_id,
+            "connected": s.is_connected(),
+            "error": s.kafka_error(),
+            "total_lag": s.total_lag(),
+            "partitions": s.partitions(),
+        },
+        "index": s.index(),
+        "events": s.counters.snapshot(),
+        "ready": ready.is_ok(),
+        "not_ready": ready.err(),
+    }))
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = crate::metrics::render(&state.registry);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

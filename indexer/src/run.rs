@@ -1,0 +1,244 @@
+//! `indexer run`: the long-running service. Starts the embedded broker when no cluster is
+//! given, opens the live index, runs the ingestion pipeline on its own threads and serves the
+//! HTTP API until SIGTERM or Ctrl-C, then commits and exits 0.
+
+use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+use query_api::metrics::HttpMetrics;
+use query_api::{ApiState, LiveIndex, SharedIndex};
+use schemas::IndexFields;
+use tantivy::ReloadPolicy;
+
+use crate::config::RunConfig;
+use crate::http::{app, AppState};
+use crate::metrics::Metrics;
+use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::source::embedded::{EmbeddedError, EmbeddedKafka};
+use crate::source::Topics;
+use crate::status::Status;
+use crate::store::{IndexStore, StoreError};
+use crate::writer::WriterConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot open the index reader: {0}")]
+    Reader(tantivy::TantivyError),
+    #[error("data directory {0} is in use by another indexer process")]
+    Locked(String),
+    #[error("cannot lock the data directory {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("http server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Locks the data directory for this process (released when the file is closed).
+pub fn lock_data_dir(store: &IndexStore) -> Result<File, RunError> {
+    let path = store.root().join("LOCK");
+    let file = File::create(&path).map_err(|source| RunError::Lock {
+        path: path.display().to_string(),
+        source,
+    })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(RunError::Locked(store.root().display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(RunError::Lock {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+/// Opens the live index of a data directory for serving.
+pub fn open_live_index(store: &IndexStore) -> Result<LiveIndex, RunError> {
+    let removed = store.remove_leftovers()?;
+    if !removed.is_empty() {
+        tracing::warn!(
+            ?removed,
+            "removed leftover index directories (an interrupted rebuild, or a swapped-out index)"
+        );
+    }
+    let opened = store.open_live()?;
+    let reader = opened
+        .index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(RunError::Reader)?;
+    let generation = opened
+        .name
+        .trim_start_matches("gen-")
+        .parse()
+        .unwrap_or_default();
+    tracing::info!(index = %opened.path.display(), resumed = opened.payload.is_some(), "index opened");
+    Ok(LiveIndex {
+        fields: IndexFields::from_schema(&opened.index.schema())
+            .map_err(|e| RunError::Reader(tantivy::TantivyError::SchemaError(e.to_string())))?,
+        index: opened.index,
+        reader,
+        path: Some(opened.path),
+        generation,
+        on_drop: None,
+    })
+}
+
+/// Runs the service until a stop signal.
+pub fn run(config: RunConfig) -> Result<(), RunError> {
+    let args = &config.args;
+    let topics = Topics::from_args(&args.kafka);
+    let embedded = match &args.kafka.brokers {
+        Some(_) => None,
+        None => Some(EmbeddedKafka::start(
+            &topics.all(),
+            args.kafka.embedded_partitions,
+        )?),
+    };
+    let brokers = match (&embedded, &args.kafka.brokers) {
+        (Some(e), _) => e.bootstrap_servers(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => unreachable!("either embedded or given"),
+    };
+
+    let store = IndexStore::new(&args.data_dir)?;
+    let _lock = lock_data_dir(&store)?;
+    let live = open_live_index(&store)?;
+    let index = SharedIndex::new(live);
+
+    let mut registry = Registry::default();
+    let metrics = Metrics::new(&mut registry);
+    let http_metrics = HttpMetrics::new(&mut registry);
+    let status = Arc::new(Status::new(
+        brokers.clone(),
+        embedded.is_some(),
+        args.group_id.clone(),
+        args.freshness_target,
+    ));
+    {
+        let live = index.current();
+        let path = live.path.as_ref().map(|p| p.display().to_string());
+        let generation = live.generation;
+        status.update_index(|s| {
+            s.path = path.unwrap_or_default();
+            s.generation = generation;
+        });
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+
+    let pipeline = Pipeline {
+        settings: PipelineSettings {
+            brokers: brokers.clone(),
+            group_id: args.group_id.clone(),
+            kafka_properties: args.kafka.kafka_properties.clone(),
+            topics: topics.clone(),
+            writer: WriterConfig {
+                commit_interval: config.commit_interval,
+                max_docs_per_commit: args.max_docs_per_commit as usize,
+                max_pending_bytes: (args.max_pending_mb as usize) << 20,
+                state_cache_entries: args.state_cache_entries as usize,
+                observe_backlog_freshness: true,
+            },
+            writer_memory_bytes: (args.writer_memory_mb as usize) << 20,
+            indexing_threads: args.indexing_threads as usize,
+        },
+        index: index.clone(),
+        status: status.clone(),
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("http")
+        .build()
+        .map_err(RunError::Runtime)?;
+    let state = AppState {
+        status,
+        registry: Arc::new(registry),
+        metrics,
+        api: ApiState { index },
+        http_metrics,
+    };
+    let listen = args.listen;
+    let is_embedded = embedded.is_some();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| RunError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(RunError::Serve)?;
+        print_banner(&brokers, is_embedded, local, &topics);
+        let pipeline_thread = std::thread::Builder::new()
+            .name("pipeline".to_owned())
+            .spawn(move || pipeline.supervise())
+            .map_err(RunError::Runtime)?;
+        let stop = shutdown.clone();
+        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            tracing::info!("stop requested: committing and shutting down");
+            stop.store(true, Ordering::Relaxed);
+            // Serve until the pipeline's final commit is done.
+            let _ = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
+        });
+        serve.await.map_err(RunError::Serve)?;
+        tracing::info!("stopped");
+        Ok::<(), RunError>(())
+    })?;
+    drop(embedded);
+    Ok(())
+}
+
+fn print_banner(brokers: &str, embedded: bool, http: std::net::SocketAddr, topics: &Topics) {
+    let mode = if embedded {
+        "embedded broker (in-process, in-memory)"
+    } else {
+        "cluster"
+    };
+    println!("indexer listening on http://{http}");
+    println!("kafka {mode}: {brokers}");
+    println!(
+        "produce an event: echo '{{\"offer_id\":\"o1\",\"product_id\":\"p1\",\"version\":1,\"ts\":0,\"quantity\":5}}' | kcat -b {brokers} -t {} -k p1 -P",
+        topics.events[3]
+    );
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the indexer, against a real Kafka-protocol broker over TCP: the
+//! in-process MockCluster by default, or the cluster in `KAFKA_BROKERS` (each test then
+//! creates its own topics).
+
+mod common;
+mod ingestion;

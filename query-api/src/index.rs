@@ -1,0 +1,112 @@
+//! The live index as the API sees it: a Tantivy index, its reader, and the resolved fields,
+//! behind an atomically swappable handle.
+//!
+//! The indexer owns the writer and reloads the reader right after each commit, so a search
+//! that starts after a commit returns sees it. A full reindex builds another index and swaps
+//! the handle ([`SharedIndex::swap`]): searches already running keep the `Arc` of the old index
+//! until they finish; new ones get the new index. Nothing in between is ever visible.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use schemas::IndexFields;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{Index, IndexReader, Searcher, TantivyDocument, Term};
+
+/// One open index.
+pub struct LiveIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: IndexFields,
+    /// Where the index lives on disk (`None` in memory).
+    pub path: Option<PathBuf>,
+    /// Increases with every swap; tells apart the index generations.
+    pub generation: u64,
+    /// Runs when the last user of this index lets go of it (deletes a swapped-out index).
+    pub on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl Drop for LiveIndex {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_drop.take() {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveIndex")
+            .field("path", &self.path)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveIndex {
+    /// The query matching the visible product with this id.
+    pub fn product_query(&self, product_id: &str) -> BooleanQuery {
+        let f = &self.fields;
+        let id: Box<dyn Query> = Box::new(TermQuery::new(
+            Term::from_field_text(f.product_id, product_id),
+            IndexRecordOption::Basic,
+        ));
+        BooleanQuery::new(vec![(Occur::Must, id), (Occur::Must, self.visible_query())])
+    }
+
+    /// The filter every shopper-facing query carries.
+    pub fn visible_query(&self) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_bool(self.fields.visible, true),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    /// The stored merged document (JSON bytes) of a visible product.
+    pub fn product_json(&self, product_id: &str) -> tantivy::Result<Option<Vec<u8>>> {
+        let searcher = self.reader.searcher();
+        let hits = searcher.search(
+            &self.product_query(product_id),
+            &TopDocs::with_limit(1).order_by_score(),
+        )?;
+        let Some((_, addr)) = hits.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*addr)?;
+        Ok(self.doc_json(&doc).map(<[u8]>::to_vec))
+    }
+
+    /// The merged-document JSON stored in an index document.
+    pub fn doc_json<'a>(&self, doc: &'a TantivyDocument) -> Option<&'a [u8]> {
+        doc.get_first(self.fields.doc).and_then(|v| v.as_bytes())
+    }
+
+    /// Number of visible products.
+    pub fn visible_count(&self, searcher: &Searcher) -> tantivy::Result<u64> {
+        let count = searcher.search(&*self.visible_query(), &tantivy::collector::Count)?;
+        Ok(count as u64)
+    }
+}
+
+/// The handle every request goes through; swapped atomically by a reindex.
+#[derive(Clone)]
+pub struct SharedIndex(Arc<ArcSwap<LiveIndex>>);
+
+impl SharedIndex {
+    pub fn new(index: LiveIndex) -> SharedIndex {
+        SharedIndex(Arc::new(ArcSwap::from_pointee(index)))
+    }
+
+    /// The current index; hold the `Arc` for the duration of one request.
+    pub fn current(&self) -> Arc<LiveIndex> {
+        self.0.load_full()
+    }
+
+    /// Makes `index` the current one; returns the previous one.
+    pub fn swap(&self, index: LiveIndex) -> Arc<LiveIndex> {
+        self.0.swap(Arc::new(index))
+    }
+}
