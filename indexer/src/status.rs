@@ -264,7 +264,10 @@ impl Status {
 
     /// How long the index has been behind the log (zero when caught up).
     pub fn behind_for(&self) -> Duration {
-        self.refresh_caught_up();
+        if self.total_lag() == 0 {
+            *lock(&self.caught_up_at) = Instant::now();
+            return Duration::ZERO;
+        }
         lock(&self.caught_up_at).elapsed()
     }
 
