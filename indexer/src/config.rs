@@ -131,9 +131,20 @@ pub struct RunArgs {
     pub writer_memory_mb: u64,
 
     /// Tantivy indexing threads.
-    #[arg(long, env = "INDEXER_INDEXING_THREADS", default_value_t = 1,
+    #[arg(long, env = "INDEXER_INDEXING_THREADS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub indexing_threads: u64,
+
+    /// Merge a segment once this share of its documents is deleted (every update deletes the
+    /// previous version of a product). Lower rewrites the index more often; higher leaves more
+    /// dead documents for searches to skip.
+    #[arg(long, env = "INDEXER_MERGE_DELETES_RATIO", default_value_t = 0.3, value_parser = parse_ratio)]
+    pub merge_deletes_ratio: f32,
+
+    /// Merge once this many segments of similar size exist.
+    #[arg(long, env = "INDEXER_MERGE_MIN_SEGMENTS", default_value_t = 6,
+          value_parser = clap::value_parser!(u64).range(2..=100))]
+    pub merge_min_segments: u64,
 
     /// Product merge states kept in memory; others are read back from the index.
     #[arg(long, env = "INDEXER_STATE_CACHE_ENTRIES", default_value_t = 500_000,
@@ -176,6 +187,13 @@ impl RunArgs {
             commit_interval: Duration::from_millis(self.commit_interval_ms),
             args: self,
         })
+    }
+}
+
+fn parse_ratio(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err("expected a ratio in (0, 1], e.g. 0.3".to_owned()),
     }
 }
 
@@ -437,6 +455,8 @@ mod tests {
                 .contains("--writer-memory-mb")
         );
         assert!(error(&["run", "--kafka-property", "novalue"]).contains("key=value"));
+        assert!(error(&["run", "--merge-deletes-ratio", "0"]).contains("ratio"));
+        assert!(error(&["run", "--merge-deletes-ratio", "1.5"]).contains("ratio"));
     }
 
     #[test]

@@ -85,6 +85,10 @@ async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
         },
         "index": s.index(),
         "events": s.counters.snapshot(),
+        "freshness": {
+            "source": crate::freshness::Freshness::report(&s.freshness.source, std::time::Instant::now()),
+            "pipeline": crate::freshness::Freshness::report(&s.freshness.pipeline, std::time::Instant::now()),
+        },
         "ready": ready.is_ok(),
         "not_ready": ready.err(),
     }))

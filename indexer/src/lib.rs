@@ -15,6 +15,8 @@
 pub mod commit;
 pub mod config;
 pub mod dlq;
+pub mod freshness;
+pub mod generate;
 pub mod http;
 pub mod merge;
 pub mod metrics;

@@ -2,6 +2,11 @@
 
 use indexer::config::{self, Command};
 
+/// mimalloc: Tantivy's indexing and the merge states allocate heavily; glibc's malloc was a
+/// measurable share of commit time (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = config::parse();
     match cli.command {

@@ -48,6 +48,8 @@ pub struct PipelineSettings {
     pub writer: WriterConfig,
     pub writer_memory_bytes: usize,
     pub indexing_threads: usize,
+    pub merge_deletes_ratio: f32,
+    pub merge_min_segments: usize,
 }
 
 pub struct Pipeline {
@@ -106,7 +108,10 @@ impl Pipeline {
             .index
             .writer_with_num_threads(s.indexing_threads, s.writer_memory_bytes)
             .map_err(PipelineError::OpenWriter)?;
-        index_writer.set_merge_policy(Box::new(store::merge_policy()));
+        index_writer.set_merge_policy(Box::new(store::merge_policy(
+            s.merge_deletes_ratio,
+            s.merge_min_segments,
+        )));
 
         let dlq = DeadLetters::new(&s.brokers, &s.topics.dlq, &s.kafka_properties)?;
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);

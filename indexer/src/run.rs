@@ -157,6 +157,8 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
             },
             writer_memory_bytes: (args.writer_memory_mb as usize) << 20,
             indexing_threads: args.indexing_threads as usize,
+            merge_deletes_ratio: args.merge_deletes_ratio,
+            merge_min_segments: args.merge_min_segments as usize,
         },
         index: index.clone(),
         status: status.clone(),

@@ -219,7 +219,7 @@ pub fn create_index(path: &Path) -> Result<Index, StoreError> {
     fs::create_dir_all(path).map_err(io(path))?;
     let index = Index::builder()
         .schema(IndexFields::new().schema)
-        .settings(IndexSettings::default())
+        .settings(index_settings())
         .create_in_dir(path)
         .map_err(|source| StoreError::Tantivy {
             path: path.to_owned(),
@@ -227,6 +227,11 @@ pub fn create_index(path: &Path) -> Result<Index, StoreError> {
         })?;
     schemas::index::register_analyzers(&index);
     Ok(index)
+}
+
+/// Settings of new indexes.
+pub fn index_settings() -> IndexSettings {
+    IndexSettings::default()
 }
 
 /// Opens an existing index and checks it has this build's schema.
@@ -261,13 +266,14 @@ pub fn read_payload(index: &Index, path: &Path) -> Result<Option<CommitPayload>,
     })
 }
 
-/// The merge policy for an update-heavy index: every update deletes a document, so segments
-/// are merged once a fifth of their documents are deleted (Tantivy's default waits for all of
-/// them), keeping delete application at commit and segment count bounded.
-pub fn merge_policy() -> LogMergePolicy {
+/// The merge policy for an update-heavy index: every update deletes the previous version of
+/// a product, so segments are also merged once `deletes_ratio` of their documents are
+/// deleted (Tantivy's default waits until all are), which bounds dead documents and segment
+/// count. Lower ratios rewrite the index more often (measured in BENCHMARKS.md).
+pub fn merge_policy(deletes_ratio: f32, min_segments: usize) -> LogMergePolicy {
     let mut policy = LogMergePolicy::default();
-    policy.set_del_docs_ratio_before_merge(0.2);
-    policy.set_min_num_segments(6);
+    policy.set_del_docs_ratio_before_merge(deletes_ratio);
+    policy.set_min_num_segments(min_segments);
     policy
 }
 

@@ -17,12 +17,20 @@ use lru::LruCache;
 use prometheus_client::metrics::counter::Counter;
 use query_api::LiveIndex;
 use schemas::IndexFields;
+use tantivy::indexer::UserOperation;
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, DocSet, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
 
+/// What one applied event adds to a state's size, at most, for the memory budget (a new
+/// offer record with its strings; replacing a record adds less).
+const APPROX_RECORD_BYTES: usize = 256;
+
+/// Operations per batch handed to Tantivy's indexing threads.
+const OPS_PER_BATCH: usize = 512;
+
 use crate::commit::{CommitPayload, CommitTrigger};
 use crate::dlq::{DeadLetter, DeadLetters, DlqError};
-use crate::merge::{Outcome, ProductState};
+use crate::merge::{self, Outcome, ProductState};
 use crate::metrics::{EventOutcome, Metrics, TriggerLabels};
 use crate::source::kafka::GroupCommitter;
 use crate::source::{kind_index, Batch, RecordBody, SourceRecord, Topics};
@@ -219,11 +227,10 @@ impl Writer {
             RecordBody::Event(event) => {
                 let ts = event.ts();
                 let state = self.state_mut(event.product_id())?;
-                let before = state.approx_bytes();
-                match state.apply(event) {
+                match merge::apply(state, event) {
                     Outcome::Applied => {
-                        let after = state.approx_bytes();
-                        self.pending_bytes = (self.pending_bytes + after).saturating_sub(before);
+                        // Growth of a state by one event: a new record at most.
+                        self.pending_bytes += APPROX_RECORD_BYTES;
                         self.counters[k][0].inc();
                         self.status.counters.applied.fetch_add(1, Ordering::Relaxed);
                         self.samples.push(Sample {
@@ -277,17 +284,23 @@ impl Writer {
     pub fn commit(&mut self, trigger: CommitTrigger) -> Result<CommitReport, WriterError> {
         let started = Instant::now();
         let docs = self.pending.len();
+        // Operations go to Tantivy's indexing threads in batches (one channel message per
+        // batch rather than per document).
+        let mut ops = Vec::with_capacity(OPS_PER_BATCH);
         for (product_id, state) in &self.pending {
-            let doc = state.render();
-            let bytes = state.encode();
-            self.index_writer
-                .delete_term(Term::from_field_text(self.fields.product_id, product_id));
-            self.index_writer.add_document(self.fields.document(
+            ops.push(UserOperation::Delete(Term::from_field_text(
+                self.fields.product_id,
                 product_id,
-                doc.as_ref(),
-                &bytes,
-            ))?;
+            )));
+            ops.push(UserOperation::Add(self.fields.document(state)));
+            if ops.len() >= OPS_PER_BATCH {
+                self.index_writer.run(std::mem::take(&mut ops))?;
+            }
         }
+        if !ops.is_empty() {
+            self.index_writer.run(ops)?;
+        }
+        let built = started.elapsed();
         let dead_letters_by_topic = match self.dlq.confirm(&self.shutdown) {
             Ok(n) => n,
             Err(e) => {
@@ -303,6 +316,7 @@ impl Writer {
         let mut prepared = self.index_writer.prepare_commit()?;
         prepared.set_payload(&payload.to_json());
         prepared.commit()?;
+        let tantivy_done = started.elapsed();
         self.live.reader.reload()?;
         let searchable_ms = now_ms();
         let elapsed = started.elapsed();
@@ -339,6 +353,8 @@ impl Writer {
             trigger = trigger.as_str(),
             docs,
             dead_letters,
+            build_ms = built.as_millis() as u64,
+            tantivy_commit_ms = (tantivy_done - built).as_millis() as u64,
             duration_ms = elapsed.as_millis() as u64,
             "index commit"
         );
@@ -386,19 +402,23 @@ impl Writer {
     }
 
     fn observe_freshness(&mut self, searchable_ms: u64) {
+        let backlog_floor = (!self.config.observe_backlog_freshness).then_some(self.started_ms);
+        let mut pairs = Vec::with_capacity(self.samples.len());
         for s in self.samples.drain(..) {
-            if !self.config.observe_backlog_freshness
-                && s.kafka_ts_ms.is_some_and(|k| k < self.started_ms)
-            {
+            if backlog_floor.is_some_and(|floor| s.kafka_ts_ms.is_some_and(|k| k < floor)) {
                 continue;
             }
-            let fresh = searchable_ms.saturating_sub(s.ts) as f64 / 1000.0;
-            self.metrics.freshness.observe(fresh);
-            if let Some(k) = s.kafka_ts_ms {
-                let latency = (searchable_ms as i64 - k).max(0) as f64 / 1000.0;
-                self.metrics.pipeline_latency.observe(latency);
+            let source_ms = searchable_ms.saturating_sub(s.ts);
+            let pipeline_ms = s
+                .kafka_ts_ms
+                .map(|k| (searchable_ms as i64 - k).max(0) as u64);
+            self.metrics.freshness.observe(source_ms as f64 / 1000.0);
+            if let Some(p) = pipeline_ms {
+                self.metrics.pipeline_latency.observe(p as f64 / 1000.0);
             }
+            pairs.push((source_ms, pipeline_ms));
         }
+        self.status.freshness.record(Instant::now(), pairs);
     }
 
     /// Positions processed so far (committed or not).

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use schemas::IndexFields;
+use schemas::{IndexFields, ProductDocument, ProductState};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{Index, IndexReader, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, IndexReader, Searcher, TantivyDocument, Term};
 
 /// One open index.
 pub struct LiveIndex {
@@ -65,8 +65,8 @@ impl LiveIndex {
         ))
     }
 
-    /// The stored merged document (JSON bytes) of a visible product.
-    pub fn product_json(&self, product_id: &str) -> tantivy::Result<Option<Vec<u8>>> {
+    /// The merged document of a visible product.
+    pub fn product(&self, product_id: &str) -> tantivy::Result<Option<ProductDocument>> {
         let searcher = self.reader.searcher();
         let hits = searcher.search(
             &self.product_query(product_id),
@@ -75,13 +75,24 @@ impl LiveIndex {
         let Some((_, addr)) = hits.first() else {
             return Ok(None);
         };
-        let doc: TantivyDocument = searcher.doc(*addr)?;
-        Ok(self.doc_json(&doc).map(<[u8]>::to_vec))
+        self.document(&searcher, *addr)
     }
 
-    /// The merged-document JSON stored in an index document.
-    pub fn doc_json<'a>(&self, doc: &'a TantivyDocument) -> Option<&'a [u8]> {
-        doc.get_first(self.fields.doc).and_then(|v| v.as_bytes())
+    /// The merged document of the index document at `addr` (`None` when not visible).
+    pub fn document(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+    ) -> tantivy::Result<Option<ProductDocument>> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let bytes = doc
+            .get_first(self.fields.state)
+            .and_then(|v| v.as_bytes())
+            .unwrap_or_default();
+        let state = ProductState::decode(bytes).map_err(|e| {
+            tantivy::TantivyError::InternalError(format!("stored product state: {e}"))
+        })?;
+        Ok(state.render())
     }
 
     /// Number of visible products.

@@ -1,7 +1,6 @@
 //! Handlers of the read API.
 
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -19,9 +18,9 @@ pub async fn get_product(
     }
     let index = state.index.current();
     let id = product_id.clone();
-    let found = tokio::task::spawn_blocking(move || index.product_json(&id)).await??;
+    let found = tokio::task::spawn_blocking(move || index.product(&id)).await??;
     match found {
-        Some(json) => Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response()),
+        Some(doc) => Ok(axum::Json(doc).into_response()),
         None => Err(ApiError::NotFound(format!("no product {product_id:?}"))),
     }
 }

@@ -4,19 +4,20 @@
 //!
 //! | field | kind | purpose |
 //! |---|---|---|
-//! | `product_id` | raw term, stored, fast | upsert key (`delete_term` + `add_document`), lookups |
+//! | `product_id` | raw term | upsert key (`delete_term` + `add_document`), lookups |
 //! | `visible` | bool, indexed | every shopper query is ANDed with `visible:true` |
-//! | `state` | bytes, stored | the product's merge state (record versions, tombstones, orphans) |
-//! | `doc` | bytes, stored | the merged [`ProductDocument`] as JSON (visible products only) |
+//! | `state` | bytes, stored | the product's merge state (record versions, tombstones, orphans); documents are rendered from it |
 //! | `title`, `brand`, `category`, `description` | full text (`catalog_text` analyzer) | relevance |
-//! | `attributes` | JSON, full text | attribute values are searchable |
+//! | `attributes` | full text | attribute values are searchable |
 //! | `attr` | JSON, keyword, fast | `attr.NAME=VALUE` filters and `attr.NAME` facets |
 //! | `brand_key` | keyword, fast | brand filter and facet |
 //! | `category_path` | facet | category prefix filter and hierarchical facet |
 //! | `seller_id` | raw, multi-valued, fast | seller filter and facet |
 //! | `price_cents`, `in_stock`, `updated_at`, `offer_count` | fast (and indexed) | filters, sorts |
 //!
-//! Keeping the merge state in the same index as the documents is what makes a commit atomic:
+//! The stored part is only the compact binary state: the merged document is rendered from it
+//! on read ([`ProductState::render`]), which is cheaper than storing both. Keeping the merge
+//! state in the same index as the searchable fields is what makes a commit atomic:
 //! documents, merge state and (in the commit payload) Kafka offsets move together, so a crash
 //! leaves either the previous commit or the next one, never a mix. Invisible products (deleted,
 //! or only known through orphan offers) are stored with `visible: false` and their state only.
@@ -27,16 +28,16 @@ use tantivy::schema::{
     FacetOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
     TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
+
+use crate::state::ProductState;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
     Stemmer, TextAnalyzer,
 };
 use tantivy::{Index, TantivyDocument};
 
-use crate::document::ProductDocument;
-
 /// Bumped whenever the schema or an analyzer changes in a way that needs a full reindex.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Analyzer of the full-text fields: words, lower-cased, ASCII-folded, English-stemmed.
 pub const TEXT_ANALYZER: &str = "catalog_text";
@@ -50,7 +51,6 @@ pub mod names {
     pub const PRODUCT_ID: &str = "product_id";
     pub const VISIBLE: &str = "visible";
     pub const STATE: &str = "state";
-    pub const DOC: &str = "doc";
     pub const TITLE: &str = "title";
     pub const BRAND: &str = "brand";
     pub const BRAND_KEY: &str = "brand_key";
@@ -78,7 +78,6 @@ pub struct IndexFields {
     pub product_id: Field,
     pub visible: Field,
     pub state: Field,
-    pub doc: Field,
     pub title: Field,
     pub brand: Field,
     pub brand_key: Field,
@@ -121,27 +120,16 @@ impl IndexFields {
             .set_fast(KEYWORD_ANALYZER);
         let numeric = NumericOptions::default().set_indexed().set_fast();
 
-        b.add_text_field(names::PRODUCT_ID, STRING | STORED | FAST);
+        b.add_text_field(names::PRODUCT_ID, STRING);
         b.add_bool_field(names::VISIBLE, INDEXED);
         b.add_bytes_field(names::STATE, STORED);
-        b.add_bytes_field(names::DOC, STORED);
         b.add_text_field(names::TITLE, text(IndexRecordOption::WithFreqsAndPositions));
-        b.add_text_field(names::BRAND, text(IndexRecordOption::WithFreqsAndPositions));
+        b.add_text_field(names::BRAND, text(IndexRecordOption::WithFreqs));
         b.add_text_field(names::BRAND_KEY, keyword.clone());
-        b.add_text_field(
-            names::CATEGORY,
-            text(IndexRecordOption::WithFreqsAndPositions),
-        );
+        b.add_text_field(names::CATEGORY, text(IndexRecordOption::WithFreqs));
         b.add_facet_field(names::CATEGORY_PATH, FacetOptions::default());
         b.add_text_field(names::DESCRIPTION, text(IndexRecordOption::WithFreqs));
-        b.add_json_field(
-            names::ATTRIBUTES,
-            JsonObjectOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer(TEXT_ANALYZER)
-                    .set_index_option(IndexRecordOption::WithFreqs),
-            ),
-        );
+        b.add_text_field(names::ATTRIBUTES, text(IndexRecordOption::WithFreqs));
         b.add_json_field(
             names::ATTR,
             JsonObjectOptions::default()
@@ -171,7 +159,6 @@ impl IndexFields {
             product_id: f(names::PRODUCT_ID)?,
             visible: f(names::VISIBLE)?,
             state: f(names::STATE)?,
-            doc: f(names::DOC)?,
             title: f(names::TITLE)?,
             brand: f(names::BRAND)?,
             brand_key: f(names::BRAND_KEY)?,
@@ -188,53 +175,56 @@ impl IndexFields {
         })
     }
 
-    /// The Tantivy document of one product: its merge `state` (always) and, when the product is
-    /// visible, its merged document with every searchable, filterable and sortable field.
-    pub fn document(
-        &self,
-        product_id: &str,
-        doc: Option<&ProductDocument>,
-        state: &[u8],
-    ) -> TantivyDocument {
+    /// The Tantivy document of one product: its stored merge state (always) and, when the
+    /// product is visible, every searchable, filterable and sortable field. Built from the
+    /// state directly (no intermediate document: this runs for every changed product of
+    /// every commit).
+    pub fn document(&self, state: &ProductState) -> TantivyDocument {
         let mut d = TantivyDocument::new();
-        d.add_text(self.product_id, product_id);
-        d.add_bytes(self.state, state);
-        d.add_bool(self.visible, doc.is_some());
-        let Some(doc) = doc else {
+        d.add_text(self.product_id, &state.product_id);
+        d.add_bytes(self.state, &state.encode());
+        let Some((_, body)) = state.body() else {
+            d.add_bool(self.visible, false);
             return d;
         };
-        d.add_bytes(self.doc, &doc.to_json_bytes());
-        d.add_text(self.title, &doc.title);
-        d.add_text(self.brand, &doc.brand);
-        if !doc.brand.trim().is_empty() {
-            d.add_text(self.brand_key, &doc.brand);
+        d.add_bool(self.visible, true);
+        d.add_text(self.title, &body.title);
+        d.add_text(self.brand, &body.brand);
+        if !body.brand.trim().is_empty() {
+            d.add_text(self.brand_key, &body.brand);
         }
-        d.add_text(self.category, doc.category.join(" "));
-        if !doc.category.is_empty() {
+        d.add_text(self.category, body.category.join(" "));
+        if !body.category.is_empty() {
             d.add_facet(
                 self.category_path,
-                tantivy::schema::Facet::from_path(doc.category.iter()),
+                tantivy::schema::Facet::from_path(body.category.iter()),
             );
         }
-        d.add_text(self.description, &doc.description);
-        if !doc.attributes.is_empty() {
-            let as_text: BTreeMap<String, OwnedValue> = doc
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), OwnedValue::Str(v.as_text().into_owned())))
-                .collect();
-            d.add_object(self.attributes, as_text.clone());
-            d.add_object(self.attr, as_text);
+        d.add_text(self.description, &body.description);
+        if !body.attributes.is_empty() {
+            let mut text = String::new();
+            let mut keywords = BTreeMap::new();
+            for (k, v) in &body.attributes {
+                let value = v.as_text();
+                text.push_str(&value);
+                text.push(' ');
+                keywords.insert(k.clone(), OwnedValue::Str(value.into_owned()));
+            }
+            d.add_text(self.attributes, text);
+            d.add_object(self.attr, keywords);
         }
-        for offer in &doc.offers {
-            d.add_text(self.seller_id, &offer.seller_id);
+        let mut offer_count = 0u64;
+        for offer in state.shown_offers() {
+            offer_count += 1;
+            d.add_text(self.seller_id, &offer.offer.seller_id);
         }
-        if let Some(price) = doc.price_cents {
-            d.add_u64(self.price_cents, price);
+        let cheapest = state.cheapest_in_stock();
+        if let Some(price) = cheapest.and_then(|o| o.price) {
+            d.add_u64(self.price_cents, price.price_cents);
         }
-        d.add_bool(self.in_stock, doc.in_stock);
-        d.add_u64(self.updated_at, doc.updated_at);
-        d.add_u64(self.offer_count, doc.offer_count);
+        d.add_bool(self.in_stock, cheapest.is_some());
+        d.add_u64(self.updated_at, state.updated_at());
+        d.add_u64(self.offer_count, offer_count);
         d
     }
 }
@@ -284,56 +274,71 @@ pub fn register_analyzers(index: &Index) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::OfferDocument;
     use crate::event::{AttributeValue, Condition};
     use tantivy::collector::Count;
     use tantivy::query::TermQuery;
     use tantivy::schema::{Facet, Value};
     use tantivy::Term;
 
-    fn sample() -> ProductDocument {
-        ProductDocument {
-            product_id: "p1".into(),
-            title: "Crème Brûlée Torches".into(),
-            description: "Caramelizing sugar".into(),
-            brand: "Iwatani".into(),
-            category: vec!["Kitchen".into(), "Tools".into()],
-            attributes: [
-                ("color".to_owned(), AttributeValue::String("Red".into())),
-                ("watts".to_owned(), AttributeValue::Number(1200.into())),
-            ]
-            .into_iter()
-            .collect(),
-            offers: vec![OfferDocument {
-                offer_id: "o1".into(),
-                seller_id: "s1".into(),
-                seller_name: "Seller".into(),
-                condition: Condition::New,
-                price_cents: Some(1999),
-                currency: Some("USD".into()),
-                list_price_cents: None,
-                quantity: 3,
-                in_stock: true,
-            }],
-            price_cents: Some(1999),
-            currency: Some("USD".into()),
-            in_stock: true,
-            offer_count: 1,
-            updated_at: 10,
+    fn sample() -> ProductState {
+        use crate::state::{OfferBody, OfferSlot, PriceBody, ProductBody, Versioned};
+        let attributes: crate::event::Attributes = [
+            ("color".to_owned(), AttributeValue::String("Red".into())),
+            ("watts".to_owned(), AttributeValue::Number(1200.into())),
+        ]
+        .into_iter()
+        .collect();
+        let mut state = ProductState::new("p1");
+        state.product = Some(Versioned {
             version: 1,
-        }
+            ts: 10,
+            value: Some(ProductBody {
+                title: "Crème Brûlée Torches".into(),
+                description: "Caramelizing sugar".into(),
+                brand: "Iwatani".into(),
+                category: vec!["Kitchen".into(), "Tools".into()],
+                attributes: ProductBody::store_attributes(&attributes),
+            }),
+        });
+        state.offers.insert(
+            "o1".into(),
+            OfferSlot {
+                offer: Some(Versioned {
+                    version: 1,
+                    ts: 1,
+                    value: Some(OfferBody {
+                        seller_id: "s1".into(),
+                        seller_name: "Seller".into(),
+                        condition: Condition::New,
+                    }),
+                }),
+                price: Some(Versioned {
+                    version: 1,
+                    ts: 1,
+                    value: PriceBody {
+                        price_cents: 1999,
+                        currency: "USD".into(),
+                        list_price_cents: None,
+                    },
+                }),
+                inventory: Some(Versioned {
+                    version: 1,
+                    ts: 1,
+                    value: 3,
+                }),
+            },
+        );
+        state
     }
 
-    fn index_with(docs: &[(&str, Option<ProductDocument>)]) -> (IndexFields, Index) {
+    fn index_with(states: &[ProductState]) -> (IndexFields, Index) {
         let fields = IndexFields::new();
         let index = Index::create_in_ram(fields.schema.clone());
         register_analyzers(&index);
         let mut writer: tantivy::IndexWriter =
             index.writer_with_num_threads(1, 15_000_000).unwrap();
-        for (id, doc) in docs {
-            writer
-                .add_document(fields.document(id, doc.as_ref(), b"{}"))
-                .unwrap();
+        for state in states {
+            writer.add_document(fields.document(state)).unwrap();
         }
         writer.commit().unwrap();
         (fields, index)
@@ -360,7 +365,7 @@ mod tests {
 
     #[test]
     fn visible_and_invisible_documents_are_indexed_with_their_state() {
-        let (f, index) = index_with(&[("p1", Some(sample())), ("p2", None)]);
+        let (f, index) = index_with(&[sample(), ProductState::new("p2")]);
         assert_eq!(count(&index, Term::from_field_bool(f.visible, true)), 1);
         assert_eq!(count(&index, Term::from_field_bool(f.visible, false)), 1);
         assert_eq!(count(&index, Term::from_field_text(f.product_id, "p2")), 1);
@@ -380,16 +385,25 @@ mod tests {
         let mut attr = Term::from_field_json_path(f.attr, "color", false);
         attr.append_type_and_str("red");
         assert_eq!(count(&index, attr), 1);
+        assert_eq!(
+            count(&index, Term::from_field_text(f.attributes, "1200")),
+            1
+        );
 
         let searcher = index.reader().unwrap().searcher();
         let addr = tantivy::DocAddress::new(0, 0);
         let stored: TantivyDocument = searcher.doc(addr).unwrap();
-        let bytes = stored.get_first(f.doc).and_then(|v| v.as_bytes()).unwrap();
-        assert_eq!(ProductDocument::from_json_bytes(bytes).unwrap(), sample());
+        let bytes = stored
+            .get_first(f.state)
+            .and_then(|v| v.as_bytes())
+            .unwrap();
+        assert_eq!(ProductState::decode(bytes).unwrap(), sample());
         assert_eq!(
-            stored.get_first(f.state).and_then(|v| v.as_bytes()),
-            Some(&b"{}"[..])
+            count(&index, Term::from_field_u64(f.price_cents, 1999)),
+            1,
+            "the lowest in-stock price is indexed"
         );
+        assert_eq!(count(&index, Term::from_field_bool(f.in_stock, true)), 1);
     }
 
     #[test]

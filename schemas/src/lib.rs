@@ -6,17 +6,20 @@
 //! - [`decode`]: raw Kafka payload to [`Event`], validating every field; an invalid message
 //!   gives an [`InvalidEvent`] naming the field and the reason, and decoding never panics.
 //! - [`document`]: the merged [`ProductDocument`] served by `GET /products/{id}` and search hits.
+//! - [`state`]: a product's merge state (every record with its version), its compact stored
+//!   form, and how it renders into the document.
 //! - [`index`]: the Tantivy schema and analyzers, defined once for writers and readers.
 //! - [`contract`]: the JSON Schema files under `schemas/json/`, generated from these types and
 //!   kept in sync by a test; example events live under `schemas/examples/`.
 //!
-//! The merge rules that turn events into documents live in the indexer (`indexer::merge`).
+//! The merge rules that apply events to states live in the indexer (`indexer::merge`).
 
 pub mod contract;
 pub mod decode;
 pub mod document;
 pub mod event;
 pub mod index;
+pub mod state;
 
 pub use decode::{decode, FieldProblem, InvalidEvent, JsonType, MAX_MESSAGE_BYTES};
 pub use document::{OfferDocument, ProductDocument};
@@ -25,3 +28,4 @@ pub use event::{
     OfferEvent, OfferUpsert, PriceEvent, ProductDelete, ProductEvent, ProductUpsert,
 };
 pub use index::{IndexFields, SCHEMA_VERSION};
+pub use state::ProductState;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use schemas::{Event, ProductDocument};
 
-use super::state::{Outcome, ProductState};
+use super::{apply, Outcome, ProductState};
 
 /// Every product's merge state, in memory. The pipeline keeps states in the index; this is
 /// the oracle that tests (and the offline tools) compare it against.
@@ -19,10 +19,11 @@ impl Catalog {
     }
 
     pub fn apply(&mut self, event: &Event) -> Outcome {
-        self.states
+        let state = self
+            .states
             .entry(event.product_id().to_owned())
-            .or_insert_with(|| ProductState::new(event.product_id()))
-            .apply(event)
+            .or_insert_with(|| ProductState::new(event.product_id()));
+        apply(state, event)
     }
 
     pub fn state(&self, product_id: &str) -> Option<&ProductState> {

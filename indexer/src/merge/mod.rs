@@ -6,13 +6,14 @@
 //!
 //! # Merge rules
 //!
-//! State is kept per product ([`ProductState`]): the product record, and per `offer_id` an offer
+//! State is kept per product ([`ProductState`], defined with its stored form and its rendering
+//! in `schemas::state`): the product record, and per `offer_id` an offer
 //! record, a price record and an inventory record. Every record is stored with the `version`
 //! and `ts` it was last set at; product and offer deletes are stored too, as versioned
 //! tombstones.
 //!
 //! - An event is applied iff its `version` is greater than the stored version of the same
-//!   record; otherwise it is stale and ignored ([`Outcome::Stale`]). Equal versions are stale.
+//!   record ([`apply`]); otherwise it is stale and ignored ([`Outcome::Stale`]). Equal versions are stale.
 //!   Hence the final state depends only on the set of events, not on their order, and a
 //!   duplicate changes nothing: at-least-once delivery and full replays are safe.
 //! - Records are independent: a price may arrive before its offer, an offer before its
@@ -33,13 +34,115 @@
 //! not-yet-shown records included, so a delete or an orphan also moves it).
 
 mod catalog;
-mod render;
-mod state;
 #[cfg(test)]
 mod tests;
 
 pub use catalog::Catalog;
-pub use state::{
-    DecodeStateError, OfferBody, OfferSlot, Outcome, PriceBody, ProductBody, ProductState,
-    Versioned,
+pub use schemas::state::{
+    DecodeStateError, OfferBody, OfferSlot, PriceBody, ProductBody, ProductState, Versioned,
 };
+
+use schemas::{Event, OfferEvent, ProductEvent};
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The event's version was newer than the stored record's: the record now holds it.
+    Applied,
+    /// The stored record already had this version or a newer one: nothing changed.
+    Stale,
+}
+
+/// Whether a record stored at `current` is replaced by an event at `version`.
+fn is_newer<T>(current: &Option<Versioned<T>>, version: u64) -> bool {
+    current.as_ref().is_none_or(|c| version > c.version)
+}
+
+/// Applies one event to its product's state: the merge rule. The caller routes events by
+/// `product_id`; an event of another product is a caller bug and is treated as stale.
+pub fn apply(state: &mut ProductState, event: &Event) -> Outcome {
+    if event.product_id() != state.product_id {
+        debug_assert!(
+            false,
+            "event of {} applied to {}",
+            event.product_id(),
+            state.product_id
+        );
+        return Outcome::Stale;
+    }
+    let (version, ts) = (event.version(), event.ts());
+    match event {
+        Event::Product(p) => {
+            if !is_newer(&state.product, version) {
+                return Outcome::Stale;
+            }
+            state.product = versioned(
+                version,
+                ts,
+                match p {
+                    ProductEvent::Upsert(p) => Some(ProductBody {
+                        title: p.title.clone(),
+                        description: p.description.clone(),
+                        brand: p.brand.clone(),
+                        category: p.category.clone(),
+                        attributes: ProductBody::store_attributes(&p.attributes),
+                    }),
+                    ProductEvent::Delete(_) => None,
+                },
+            );
+        }
+        Event::Offer(offer) => {
+            let slot = slot(state, offer.offer_id());
+            if !is_newer(&slot.offer, version) {
+                return Outcome::Stale;
+            }
+            slot.offer = versioned(
+                version,
+                ts,
+                match offer {
+                    OfferEvent::Upsert(o) => Some(OfferBody {
+                        seller_id: o.seller_id.clone(),
+                        seller_name: o.seller_name.clone(),
+                        condition: o.condition,
+                    }),
+                    OfferEvent::Delete(_) => None,
+                },
+            );
+        }
+        Event::Price(p) => {
+            let slot = slot(state, &p.offer_id);
+            if !is_newer(&slot.price, version) {
+                return Outcome::Stale;
+            }
+            slot.price = Some(Versioned {
+                version,
+                ts,
+                value: PriceBody {
+                    price_cents: p.price_cents,
+                    currency: p.currency.clone(),
+                    list_price_cents: p.list_price_cents,
+                },
+            });
+        }
+        Event::Inventory(i) => {
+            let slot = slot(state, &i.offer_id);
+            if !is_newer(&slot.inventory, version) {
+                return Outcome::Stale;
+            }
+            slot.inventory = Some(Versioned {
+                version,
+                ts,
+                value: i.quantity,
+            });
+        }
+    }
+    Outcome::Applied
+}
+
+fn versioned<T>(version: u64, ts: u64, value: T) -> Option<Versioned<T>> {
+    Some(Versioned { version, ts, value })
+}
+
+fn slot<'a>(state: &'a mut ProductState, offer_id: &str) -> &'a mut OfferSlot {
+    state.offers.entry(offer_id.to_owned()).or_default()
+}

@@ -463,19 +463,3 @@ fn lowest_in_stock_price_wins_and_out_of_stock_offers_do_not_count() {
     );
     assert_eq!(doc.offers[0].quantity, 0, "no inventory record reads as 0");
 }
-
-#[test]
-fn stored_state_errors_are_typed() {
-    assert!(matches!(
-        ProductState::decode(&[]),
-        Err(super::DecodeStateError::Empty)
-    ));
-    assert!(matches!(
-        ProductState::decode(&[9, b'{']),
-        Err(super::DecodeStateError::UnknownFormat(9))
-    ));
-    assert!(matches!(
-        ProductState::decode(&[1, b'{']),
-        Err(super::DecodeStateError::Corrupt(_))
-    ));
-}
