@@ -156,9 +156,108 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_FRESHNESS_TARGET", default_value = "5s", value_parser = parse_duration)]
     pub freshness_target: Duration,
 
+    #[command(flatten)]
+    pub search: SearchArgs,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "INDEXER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+}
+
+/// Settings of the search API.
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Relevance weight of a title match.
+    #[arg(long, env = "INDEXER_BOOST_TITLE", default_value_t = 3.0, value_parser = parse_boost)]
+    pub boost_title: f32,
+    /// Relevance weight of a brand match.
+    #[arg(long, env = "INDEXER_BOOST_BRAND", default_value_t = 2.0, value_parser = parse_boost)]
+    pub boost_brand: f32,
+    /// Relevance weight of a category match.
+    #[arg(long, env = "INDEXER_BOOST_CATEGORY", default_value_t = 1.5, value_parser = parse_boost)]
+    pub boost_category: f32,
+    /// Relevance weight of an attribute value match.
+    #[arg(long, env = "INDEXER_BOOST_ATTRIBUTES", default_value_t = 1.0, value_parser = parse_boost)]
+    pub boost_attributes: f32,
+    /// Relevance weight of a description match.
+    #[arg(long, env = "INDEXER_BOOST_DESCRIPTION", default_value_t = 0.5, value_parser = parse_boost)]
+    pub boost_description: f32,
+    /// Bonus when the query words appear as a phrase in the title (0 disables it).
+    #[arg(long, env = "INDEXER_BOOST_PHRASE", default_value_t = 1.5, value_parser = parse_boost)]
+    pub boost_phrase: f32,
+    /// HTTP requests taking longer are answered 503 (e.g. `2s`).
+    #[arg(long, env = "INDEXER_REQUEST_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// HTTP requests in flight at once; more are shed with 503 and Retry-After.
+    #[arg(long, env = "INDEXER_MAX_IN_FLIGHT", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_in_flight: u64,
+    /// Searches running at once; others wait up to `--search-queue-timeout`, then get 503.
+    #[arg(long, env = "INDEXER_MAX_CONCURRENT_SEARCHES", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_concurrent_searches: u64,
+    /// How long a search waits for a slot before 503.
+    #[arg(long, env = "INDEXER_SEARCH_QUEUE_TIMEOUT", default_value = "200ms", value_parser = parse_duration)]
+    pub search_queue_timeout: Duration,
+    /// Origin allowed to call the shopper API from a browser (repeatable; `*` for any).
+    /// Without it, no CORS headers are sent. Never applies to admin routes.
+    #[arg(
+        long = "cors-origin",
+        env = "INDEXER_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+impl SearchArgs {
+    pub fn settings(&self) -> query_api::SearchSettings {
+        query_api::SearchSettings {
+            boosts: query_api::Boosts {
+                title: self.boost_title,
+                brand: self.boost_brand,
+                category: self.boost_category,
+                attributes: self.boost_attributes,
+                description: self.boost_description,
+                phrase: self.boost_phrase,
+            },
+            max_concurrent_searches: self.max_concurrent_searches as usize,
+            queue_timeout: self.search_queue_timeout,
+            cors_origins: self.cors_origins.clone(),
+        }
+    }
+
+    pub fn limits(&self) -> query_api::HttpLimits {
+        query_api::HttpLimits {
+            request_timeout: self.request_timeout,
+            max_in_flight: self.max_in_flight as usize,
+            ..query_api::HttpLimits::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.request_timeout < Duration::from_millis(10) {
+            return Err("--request-timeout must be at least 10ms".to_owned());
+        }
+        for origin in &self.cors_origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && axum::http::HeaderValue::from_str(origin).is_ok());
+            if !ok {
+                return Err(format!(
+                    "--cors-origin {origin:?} must be `*` or an origin like https://shop.example.com"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_boost(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(b) if b.is_finite() && (0.0..=100.0).contains(&b) => Ok(b),
+        _ => Err("expected a weight from 0 to 100, e.g. 2.5".to_owned()),
+    }
 }
 
 /// A validated `run` configuration.
@@ -172,6 +271,7 @@ impl RunArgs {
     /// Cross-field checks clap cannot express.
     pub fn validate(self) -> Result<RunConfig, String> {
         self.kafka.validate()?;
+        self.search.validate()?;
         if self.writer_memory_mb < 15 * self.indexing_threads {
             return Err(format!(
                 "--writer-memory-mb must be at least 15 per indexing thread ({} threads need {} MiB), got {}",
@@ -456,6 +556,10 @@ mod tests {
         );
         assert!(error(&["run", "--kafka-property", "novalue"]).contains("key=value"));
         assert!(error(&["run", "--merge-deletes-ratio", "0"]).contains("ratio"));
+        assert!(error(&["run", "--boost-title", "-1"]).contains("weight"));
+        assert!(error(&["run", "--boost-title", "nan"]).contains("weight"));
+        assert!(error(&["run", "--cors-origin", "shop.example.com"]).contains("--cors-origin"));
+        assert!(error(&["run", "--request-timeout", "1ms"]).contains("--request-timeout"));
         assert!(error(&["run", "--merge-deletes-ratio", "1.5"]).contains("ratio"));
     }
 

@@ -24,6 +24,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub api: ApiState,
     pub http_metrics: HttpMetrics,
+    pub limits: query_api::HttpLimits,
 }
 
 /// The whole HTTP application.
@@ -34,13 +35,13 @@ pub fn app(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .with_state(state.clone());
-    ops.merge(query_api::router(state.api.clone()))
+    let routes = ops
+        .merge(query_api::router(state.api.clone()))
+        .fallback(query_api::routes::not_found);
+    query_api::harden::harden(routes, &state.limits)
         .layer(axum::middleware::from_fn_with_state(
             state.http_metrics.clone(),
             query_api::metrics::track,
-        ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            query_api::error::panic_response,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

@@ -176,8 +176,9 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
         status,
         registry: Arc::new(registry),
         metrics,
-        api: ApiState { index },
+        api: ApiState::new(index, args.search.settings()),
         http_metrics,
+        limits: args.search.limits(),
     };
     let listen = args.listen;
     let is_embedded = embedded.is_some();

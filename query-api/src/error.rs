@@ -24,6 +24,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
     Disabled(String),
     #[error("the server is busy, retry shortly")]
     Overloaded,
@@ -46,6 +48,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             ApiError::Disabled(_) => (StatusCode::NOT_FOUND, "disabled"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
@@ -62,6 +65,12 @@ impl ApiError {
 impl From<tantivy::TantivyError> for ApiError {
     fn from(e: tantivy::TantivyError) -> ApiError {
         ApiError::internal(format!("tantivy: {e}"))
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> ApiError {
+        ApiError::internal(format!("io: {e}"))
     }
 }
 
@@ -120,6 +129,7 @@ mod tests {
             ApiError::Unauthorized(String::new()),
             ApiError::Conflict(String::new()),
             ApiError::PayloadTooLarge(String::new()),
+            ApiError::UriTooLong(String::new()),
             ApiError::Disabled(String::new()),
             ApiError::Overloaded,
             ApiError::Timeout,

@@ -1,16 +1,19 @@
 //! Handlers of the read API.
 
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
 
 use crate::error::ApiError;
+use crate::params::{pairs, SearchParams, SuggestParams};
+use crate::search::SearchResponse;
+use crate::suggest::SuggestResponse;
 use crate::ApiState;
 
 /// `GET /products/{product_id}`: the merged document of a visible product.
 pub async fn get_product(
     State(state): State<ApiState>,
     Path(product_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<schemas::ProductDocument>, ApiError> {
     if product_id.is_empty() || product_id.len() > 256 {
         return Err(ApiError::InvalidParameter(
             "product_id must have 1 to 256 bytes".to_owned(),
@@ -18,9 +21,41 @@ pub async fn get_product(
     }
     let index = state.index.current();
     let id = product_id.clone();
-    let found = tokio::task::spawn_blocking(move || index.product(&id)).await??;
-    match found {
-        Some(doc) => Ok(axum::Json(doc).into_response()),
+    match state.run_blocking(move || Ok(index.product(&id)?)).await? {
+        Some(doc) => Ok(Json(doc)),
         None => Err(ApiError::NotFound(format!("no product {product_id:?}"))),
     }
+}
+
+/// `GET /search`: see the crate docs for the parameters.
+pub async fn search(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let params = SearchParams::parse(&pairs(raw.as_deref()))?;
+    let index = state.index.current();
+    let boosts = state.settings.boosts;
+    let response = state
+        .run_blocking(move || crate::search::search(&index, boosts, &params))
+        .await?;
+    Ok(Json(response))
+}
+
+/// `GET /suggest?q=sam`: up to 10 completions (brands, then titles).
+pub async fn suggest(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SuggestResponse>, ApiError> {
+    let params = SuggestParams::parse(&pairs(raw.as_deref()))?;
+    let index = state.index.current();
+    let boosts = state.settings.boosts;
+    let response = state
+        .run_blocking(move || crate::suggest::suggest(&index, boosts, &params))
+        .await?;
+    Ok(Json(response))
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".to_owned())
 }

@@ -11,7 +11,8 @@
 //! | `attributes` | full text | attribute values are searchable |
 //! | `attr` | JSON, keyword, fast | `attr.NAME=VALUE` filters and `attr.NAME` facets |
 //! | `brand_key` | keyword, fast | brand filter and facet |
-//! | `category_path` | facet | category prefix filter and hierarchical facet |
+//! | `category_prefix` | raw, multi-valued, fast | every path prefix (`Electronics`, `Electronics>TVs`): category filter and hierarchical facet |
+//! | `canary` | bool, indexed | synthetic freshness canaries, excluded from shopper queries |
 //! | `seller_id` | raw, multi-valued, fast | seller filter and facet |
 //! | `price_cents`, `in_stock`, `updated_at`, `offer_count` | fast (and indexed) | filters, sorts |
 //!
@@ -25,7 +26,7 @@
 use std::collections::BTreeMap;
 
 use tantivy::schema::{
-    FacetOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
     TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 
@@ -37,7 +38,7 @@ use tantivy::tokenizer::{
 use tantivy::{Index, TantivyDocument};
 
 /// Bumped whenever the schema or an analyzer changes in a way that needs a full reindex.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Analyzer of the full-text fields: words, lower-cased, ASCII-folded, English-stemmed.
 pub const TEXT_ANALYZER: &str = "catalog_text";
@@ -45,6 +46,9 @@ pub const TEXT_ANALYZER: &str = "catalog_text";
 pub const KEYWORD_ANALYZER: &str = "catalog_keyword";
 /// Separator of category path segments in filters and facet values (`Electronics>TVs`).
 pub const CATEGORY_SEPARATOR: &str = ">";
+/// Products whose id starts with this are freshness canaries: indexed like any product, but
+/// never shown to shoppers.
+pub const CANARY_PREFIX: &str = "__canary__";
 
 /// Field names, as they appear in the index.
 pub mod names {
@@ -55,7 +59,8 @@ pub mod names {
     pub const BRAND: &str = "brand";
     pub const BRAND_KEY: &str = "brand_key";
     pub const CATEGORY: &str = "category";
-    pub const CATEGORY_PATH: &str = "category_path";
+    pub const CATEGORY_PREFIX: &str = "category_prefix";
+    pub const CANARY: &str = "canary";
     pub const DESCRIPTION: &str = "description";
     pub const ATTRIBUTES: &str = "attributes";
     pub const ATTR: &str = "attr";
@@ -82,7 +87,8 @@ pub struct IndexFields {
     pub brand: Field,
     pub brand_key: Field,
     pub category: Field,
-    pub category_path: Field,
+    pub category_prefix: Field,
+    pub canary: Field,
     pub description: Field,
     pub attributes: Field,
     pub attr: Field,
@@ -127,7 +133,8 @@ impl IndexFields {
         b.add_text_field(names::BRAND, text(IndexRecordOption::WithFreqs));
         b.add_text_field(names::BRAND_KEY, keyword.clone());
         b.add_text_field(names::CATEGORY, text(IndexRecordOption::WithFreqs));
-        b.add_facet_field(names::CATEGORY_PATH, FacetOptions::default());
+        b.add_text_field(names::CATEGORY_PREFIX, STRING | FAST);
+        b.add_bool_field(names::CANARY, INDEXED);
         b.add_text_field(names::DESCRIPTION, text(IndexRecordOption::WithFreqs));
         b.add_text_field(names::ATTRIBUTES, text(IndexRecordOption::WithFreqs));
         b.add_json_field(
@@ -163,7 +170,8 @@ impl IndexFields {
             brand: f(names::BRAND)?,
             brand_key: f(names::BRAND_KEY)?,
             category: f(names::CATEGORY)?,
-            category_path: f(names::CATEGORY_PATH)?,
+            category_prefix: f(names::CATEGORY_PREFIX)?,
+            canary: f(names::CANARY)?,
             description: f(names::DESCRIPTION)?,
             attributes: f(names::ATTRIBUTES)?,
             attr: f(names::ATTR)?,
@@ -188,17 +196,20 @@ impl IndexFields {
             return d;
         };
         d.add_bool(self.visible, true);
+        d.add_bool(self.canary, state.product_id.starts_with(CANARY_PREFIX));
         d.add_text(self.title, &body.title);
         d.add_text(self.brand, &body.brand);
         if !body.brand.trim().is_empty() {
             d.add_text(self.brand_key, &body.brand);
         }
         d.add_text(self.category, body.category.join(" "));
-        if !body.category.is_empty() {
-            d.add_facet(
-                self.category_path,
-                tantivy::schema::Facet::from_path(body.category.iter()),
-            );
+        let mut prefix = String::new();
+        for segment in &body.category {
+            if !prefix.is_empty() {
+                prefix.push_str(CATEGORY_SEPARATOR);
+            }
+            prefix.push_str(segment);
+            d.add_text(self.category_prefix, &prefix);
         }
         d.add_text(self.description, &body.description);
         if !body.attributes.is_empty() {
@@ -277,7 +288,7 @@ mod tests {
     use crate::event::{AttributeValue, Condition};
     use tantivy::collector::Count;
     use tantivy::query::TermQuery;
-    use tantivy::schema::{Facet, Value};
+    use tantivy::schema::Value;
     use tantivy::Term;
 
     fn sample() -> ProductState {
@@ -376,12 +387,21 @@ mod tests {
         );
         assert_eq!(count(&index, Term::from_field_text(f.seller_id, "s1")), 1);
         assert_eq!(
+            count(&index, Term::from_field_text(f.category_prefix, "Kitchen")),
+            1
+        );
+        assert_eq!(
             count(
                 &index,
-                Term::from_facet(f.category_path, &Facet::from_path(["Kitchen"]))
+                Term::from_field_text(f.category_prefix, "Kitchen>Tools")
             ),
             1
         );
+        assert_eq!(
+            count(&index, Term::from_field_text(f.category_prefix, "Tools")),
+            0
+        );
+        assert_eq!(count(&index, Term::from_field_bool(f.canary, false)), 1);
         let mut attr = Term::from_field_json_path(f.attr, "color", false);
         attr.append_type_and_str("red");
         assert_eq!(count(&index, attr), 1);

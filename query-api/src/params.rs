@@ -1,0 +1,518 @@
+//! Parsing and validating the query string of `GET /search` and `GET /suggest`.
+//!
+//! The query string is decoded by hand (not through serde) so that every problem gets a
+//! precise message: an unknown parameter, a repeated one that may not repeat, a value of the
+//! wrong type or out of range. Every limit here bounds the work one request can cause.
+
+use std::collections::BTreeMap;
+
+use crate::error::ApiError;
+
+/// Longest accepted `q`, in characters.
+pub const MAX_Q_CHARS: usize = 512;
+/// Deepest accepted page: `page * per_page` may not exceed this (like Elasticsearch's
+/// `index.max_result_window`).
+pub const MAX_RESULT_WINDOW: u64 = 10_000;
+/// Most values of one repeatable filter (`brand`, `seller_id`, one `attr.NAME`).
+pub const MAX_FILTER_VALUES: usize = 50;
+/// Most distinct `attr.NAME` filters.
+pub const MAX_ATTR_FILTERS: usize = 20;
+/// Most facets per request.
+pub const MAX_FACETS: usize = 10;
+/// Longest accepted filter value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 256;
+
+/// Sort orders of `/search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "relevance" => Some(Sort::Relevance),
+            "price_asc" => Some(Sort::PriceAsc),
+            "price_desc" => Some(Sort::PriceDesc),
+            "newest" => Some(Sort::Newest),
+            _ => None,
+        }
+    }
+}
+
+/// A facet to count over the filtered result set.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Facet {
+    Brand,
+    Category,
+    Price,
+    SellerId,
+    Attr(String),
+}
+
+impl Facet {
+    /// The key of this facet in the response's `facets` object.
+    pub fn key(&self) -> String {
+        match self {
+            Facet::Brand => "brand".to_owned(),
+            Facet::Category => "category".to_owned(),
+            Facet::Price => "price".to_owned(),
+            Facet::SellerId => "seller_id".to_owned(),
+            Facet::Attr(name) => format!("attr.{name}"),
+        }
+    }
+
+    fn parse(s: &str) -> Result<Facet, ApiError> {
+        match s {
+            "brand" => Ok(Facet::Brand),
+            "category" => Ok(Facet::Category),
+            "price" => Ok(Facet::Price),
+            "seller_id" => Ok(Facet::SellerId),
+            other => match other.strip_prefix("attr.") {
+                Some(name) => Ok(Facet::Attr(attr_name(name, "facets")?)),
+                None => Err(invalid(format!(
+                    "unknown facet {other:?}; facets are brand, category, price, seller_id and attr.NAME"
+                ))),
+            },
+        }
+    }
+}
+
+/// Validated parameters of `GET /search`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchParams {
+    pub q: String,
+    pub brands: Vec<String>,
+    /// Category path prefix, segments joined by `>`.
+    pub category: Option<String>,
+    pub min_price: Option<u64>,
+    pub max_price: Option<u64>,
+    pub in_stock: Option<bool>,
+    pub seller_ids: Vec<String>,
+    /// `attr.NAME=VALUE` filters: values OR'ed per name, names AND'ed.
+    pub attrs: BTreeMap<String, Vec<String>>,
+    pub sort: Sort,
+    pub page: u64,
+    pub per_page: u64,
+    pub facets: Vec<Facet>,
+}
+
+/// Validated parameters of `GET /suggest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestParams {
+    pub q: String,
+    pub limit: usize,
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::InvalidParameter(message)
+}
+
+/// Decodes a raw query string into its pairs.
+pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|r| {
+        form_urlencoded::parse(r.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Rejects a second occurrence of a parameter that may appear once.
+fn once(seen: &mut Vec<&'static str>, name: &'static str) -> Result<(), ApiError> {
+    if seen.contains(&name) {
+        return Err(invalid(format!("{name} may be given only once")));
+    }
+    seen.push(name);
+    Ok(())
+}
+
+fn bounded_value(name: &str, value: &str) -> Result<String, ApiError> {
+    if value.is_empty() {
+        return Err(invalid(format!("{name} must not be empty")));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(invalid(format!(
+            "{name} must be at most {MAX_VALUE_BYTES} bytes"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+fn attr_name(name: &str, context: &str) -> Result<String, ApiError> {
+    if name.is_empty() || name.len() > MAX_VALUE_BYTES {
+        return Err(invalid(format!(
+            "{context}: attr.NAME needs a name of 1 to {MAX_VALUE_BYTES} bytes"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn price(name: &str, value: &str) -> Result<u64, ApiError> {
+    value.parse::<u64>().map_err(|_| {
+        invalid(format!(
+            "{name} must be a whole number of cents (0 or more), got {:?}",
+            truncate(value)
+        ))
+    })
+}
+
+fn truncate(value: &str) -> String {
+    value.chars().take(40).collect()
+}
+
+fn push_limited(list: &mut Vec<String>, name: &str, value: &str) -> Result<(), ApiError> {
+    if list.len() >= MAX_FILTER_VALUES {
+        return Err(invalid(format!(
+            "{name} may be given at most {MAX_FILTER_VALUES} times"
+        )));
+    }
+    list.push(bounded_value(name, value)?);
+    Ok(())
+}
+
+impl SearchParams {
+    pub fn parse(pairs: &[(String, String)]) -> Result<SearchParams, ApiError> {
+        let mut p = SearchParams {
+            page: 1,
+            per_page: 20,
+            ..SearchParams::default()
+        };
+        let mut seen = Vec::new();
+        let mut unknown = Vec::new();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "q" => {
+                    once(&mut seen, "q")?;
+                    if value.chars().count() > MAX_Q_CHARS {
+                        return Err(invalid(format!(
+                            "q must be at most {MAX_Q_CHARS} characters"
+                        )));
+                    }
+                    p.q = value.clone();
+                }
+                "brand" => push_limited(&mut p.brands, "brand", value)?,
+                "seller_id" => push_limited(&mut p.seller_ids, "seller_id", value)?,
+                "category" => {
+                    once(&mut seen, "category")?;
+                    if value.is_empty() || value.len() > 4 * MAX_VALUE_BYTES {
+                        return Err(invalid(format!(
+                            "category must be a path of 1 to {} bytes, segments joined by '>'",
+                            4 * MAX_VALUE_BYTES
+                        )));
+                    }
+                    let segments: Vec<&str> = value.split('>').map(str::trim).collect();
+                    if segments.iter().any(|s| s.is_empty()) {
+                        return Err(invalid(format!(
+                            "category {:?} has an empty segment; write it like Electronics>TVs",
+                            truncate(value)
+                        )));
+                    }
+                    p.category = Some(segments.join(">"));
+                }
+                "min_price" => {
+                    once(&mut seen, "min_price")?;
+                    p.min_price = Some(price("min_price", value)?);
+                }
+                "max_price" => {
+                    once(&mut seen, "max_price")?;
+                    p.max_price = Some(price("max_price", value)?);
+                }
+                "in_stock" => {
+                    once(&mut seen, "in_stock")?;
+                    p.in_stock = Some(match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(invalid(format!(
+                                "in_stock must be true or false, got {:?}",
+                                truncate(other)
+                            )))
+                        }
+                    });
+                }
+                "sort" => {
+                    once(&mut seen, "sort")?;
+                    p.sort = Sort::parse(value).ok_or_else(|| {
+                        invalid(format!(
+                            "sort must be relevance, price_asc, price_desc or newest, got {:?}",
+                            truncate(value)
+                        ))
+                    })?;
+                }
+                "page" => {
+                    once(&mut seen, "page")?;
+                    p.page = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "page must be a whole number from 1, got {:?}",
+                                truncate(value)
+                            ))
+                        })?;
+                }
+                "per_page" => {
+                    once(&mut seen, "per_page")?;
+                    p.per_page = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(|| invalid("per_page must be between 1 and 100".to_owned()))?;
+                }
+                "facets" => {
+                    once(&mut seen, "facets")?;
+                    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        let facet = Facet::parse(name)?;
+                        if !p.facets.contains(&facet) {
+                            p.facets.push(facet);
+                        }
+                        if p.facets.len() > MAX_FACETS {
+                            return Err(invalid(format!(
+                                "at most {MAX_FACETS} facets per request"
+                            )));
+                        }
+                    }
+                }
+                other => match other.strip_prefix("attr.") {
+                    Some(name) => {
+                        let name = attr_name(name, "filter")?;
+                        if !p.attrs.contains_key(&name) && p.attrs.len() >= MAX_ATTR_FILTERS {
+                            return Err(invalid(format!(
+                                "at most {MAX_ATTR_FILTERS} attribute filters per request"
+                            )));
+                        }
+                        let values = p.attrs.entry(name.clone()).or_default();
+                        push_limited(values, &format!("attr.{name}"), value)?;
+                    }
+                    None => unknown.push(truncate(other)),
+                },
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ApiError::UnknownParameter(format!(
+                "unknown parameter{} {}; /search accepts q, brand, category, min_price, max_price, in_stock, seller_id, attr.NAME, sort, page, per_page, facets",
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown
+                    .iter()
+                    .map(|u| format!("{u:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if let (Some(lo), Some(hi)) = (p.min_price, p.max_price) {
+            if lo > hi {
+                return Err(invalid(format!(
+                    "min_price ({lo}) must not be greater than max_price ({hi})"
+                )));
+            }
+        }
+        if p.page.saturating_mul(p.per_page) > MAX_RESULT_WINDOW {
+            return Err(invalid(format!(
+                "page * per_page must be at most {MAX_RESULT_WINDOW} (deep pagination is not supported; refine the query)"
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Documents to skip before the page.
+    pub fn offset(&self) -> usize {
+        ((self.page - 1) * self.per_page) as usize
+    }
+}
+
+impl SuggestParams {
+    pub fn parse(pairs: &[(String, String)]) -> Result<SuggestParams, ApiError> {
+        let mut q = None;
+        let mut limit = 10;
+        let mut seen = Vec::new();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "q" => {
+                    once(&mut seen, "q")?;
+                    if value.chars().count() > 128 {
+                        return Err(invalid("q must be at most 128 characters".to_owned()));
+                    }
+                    q = Some(value.clone());
+                }
+                "limit" => {
+                    once(&mut seen, "limit")?;
+                    limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=10).contains(n))
+                        .ok_or_else(|| invalid("limit must be between 1 and 10".to_owned()))?;
+                }
+                other => {
+                    return Err(ApiError::UnknownParameter(format!(
+                        "unknown parameter {:?}; /suggest accepts q and limit",
+                        truncate(other)
+                    )))
+                }
+            }
+        }
+        let q = q.ok_or_else(|| invalid("q is required".to_owned()))?;
+        Ok(SuggestParams { q, limit })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(query: &str) -> Result<SearchParams, ApiError> {
+        SearchParams::parse(&pairs(Some(query)))
+    }
+
+    fn message(query: &str) -> String {
+        match parse(query) {
+            Err(ApiError::InvalidParameter(m)) | Err(ApiError::UnknownParameter(m)) => m,
+            other => panic!("{query}: expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let p = parse("").unwrap();
+        assert_eq!((p.page, p.per_page, p.sort), (1, 20, Sort::Relevance));
+        assert!(p.q.is_empty() && p.facets.is_empty());
+    }
+
+    #[test]
+    fn every_parameter_is_parsed() {
+        let p = parse(
+            "q=smart+tv&brand=Samsung&brand=LG&category=Electronics%3ETVs&min_price=100&max_price=900\
+             &in_stock=true&seller_id=s1&seller_id=s2&attr.color=black&attr.color=white&attr.size=55\
+             &sort=price_desc&page=3&per_page=50&facets=brand,category,price,seller_id,attr.color",
+        )
+        .unwrap();
+        assert_eq!(p.q, "smart tv");
+        assert_eq!(p.brands, ["Samsung", "LG"]);
+        assert_eq!(p.category.as_deref(), Some("Electronics>TVs"));
+        assert_eq!(
+            (p.min_price, p.max_price, p.in_stock),
+            (Some(100), Some(900), Some(true))
+        );
+        assert_eq!(p.seller_ids, ["s1", "s2"]);
+        assert_eq!(p.attrs["color"], ["black", "white"]);
+        assert_eq!(p.attrs["size"], ["55"]);
+        assert_eq!(
+            (p.sort, p.page, p.per_page, p.offset()),
+            (Sort::PriceDesc, 3, 50, 100)
+        );
+        assert_eq!(
+            p.facets,
+            [
+                Facet::Brand,
+                Facet::Category,
+                Facet::Price,
+                Facet::SellerId,
+                Facet::Attr("color".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn category_segments_are_trimmed() {
+        assert_eq!(
+            parse("category=Electronics+%3E+TVs")
+                .unwrap()
+                .category
+                .as_deref(),
+            Some("Electronics>TVs")
+        );
+        assert!(message("category=Electronics%3E%3ETVs").contains("empty segment"));
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        assert_eq!(message("per_page=0"), "per_page must be between 1 and 100");
+        assert_eq!(
+            message("per_page=101"),
+            "per_page must be between 1 and 100"
+        );
+        assert!(message("page=0").starts_with("page must be"));
+        assert!(message("page=x").starts_with("page must be"));
+        assert!(message("page=101&per_page=100").contains("page * per_page"));
+        assert!(
+            parse("page=100&per_page=100").is_ok(),
+            "10,000 exactly is allowed"
+        );
+        assert!(message("min_price=-1").starts_with("min_price"));
+        assert!(message("max_price=1.5").starts_with("max_price"));
+        assert!(message("min_price=5&max_price=4").contains("greater than"));
+        assert!(message("in_stock=yes").starts_with("in_stock"));
+        assert!(message("sort=cheap").starts_with("sort"));
+        assert!(message("facets=colour").contains("unknown facet"));
+        assert!(message("facets=attr.").contains("attr.NAME"));
+        assert!(message("q=a&q=b").contains("only once"));
+        assert!(message("brand=").contains("must not be empty"));
+        assert!(message(&format!("brand={}", "x".repeat(300))).contains("at most"));
+        assert!(message(&format!("q={}", "x".repeat(513))).contains("512"));
+        assert!(
+            parse(&format!("q={}", "é".repeat(512))).is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn unknown_parameters_are_rejected_with_the_allowed_list() {
+        let m = message("q=tv&colour=red&pg=2");
+        assert!(
+            m.starts_with("unknown parameters \"colour\", \"pg\""),
+            "{m}"
+        );
+        assert!(m.contains("per_page"));
+        assert!(matches!(parse("x=1"), Err(ApiError::UnknownParameter(_))));
+    }
+
+    #[test]
+    fn repeatable_filters_are_bounded() {
+        let many: String = (0..=MAX_FILTER_VALUES)
+            .map(|i| format!("brand=b{i}&"))
+            .collect();
+        assert!(message(&many).contains("at most"));
+        let attrs: String = (0..=MAX_ATTR_FILTERS)
+            .map(|i| format!("attr.a{i}=v&"))
+            .collect();
+        assert!(message(&attrs).contains("attribute filters"));
+    }
+
+    #[test]
+    fn suggest_params() {
+        let p = SuggestParams::parse(&pairs(Some("q=sam&limit=5"))).unwrap();
+        assert_eq!((p.q.as_str(), p.limit), ("sam", 5));
+        assert!(SuggestParams::parse(&pairs(Some(""))).is_err());
+        assert!(SuggestParams::parse(&pairs(Some("q=a&limit=11"))).is_err());
+        assert!(SuggestParams::parse(&pairs(Some("q=a&x=1"))).is_err());
+    }
+
+    proptest! {
+        /// Arbitrary query strings never panic and errors always carry a message.
+        #[test]
+        fn arbitrary_query_strings_never_panic(raw in ".{0,300}") {
+            match SearchParams::parse(&pairs(Some(&raw))) {
+                Ok(p) => prop_assert!(p.page * p.per_page <= MAX_RESULT_WINDOW),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+            let _ = SuggestParams::parse(&pairs(Some(&raw)));
+        }
+
+        #[test]
+        fn arbitrary_pairs_never_panic(
+            pairs in proptest::collection::vec(
+                (prop_oneof![Just("q".to_owned()), Just("page".to_owned()), Just("per_page".to_owned()),
+                    Just("facets".to_owned()), Just("category".to_owned()), Just("min_price".to_owned()),
+                    Just("attr.x".to_owned()), "[a-z._]{0,8}"], ".{0,40}"),
+                0..20)
+        ) {
+            let _ = SearchParams::parse(&pairs);
+        }
+    }
+}

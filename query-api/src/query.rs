@@ -1,0 +1,355 @@
+//! From shopper text and filters to a Tantivy query, built clause by clause (never through
+//! Tantivy's query parser, which has had panics and hangs on odd input).
+//!
+//! # Relevance
+//!
+//! The text is split into words with the index's own analyzer (lower-cased, ASCII-folded);
+//! each word becomes a *word group*: a disjunction-max over the text fields of
+//! - an exact match of the word's English stem, BM25-scored and boosted per field
+//!   (title > brand > category > attributes > description, see [`Boosts`]);
+//! - a fuzzy match for typos: 1 edit for words of 5 or more characters, 2 edits from 9
+//!   (transpositions count as one edit), on title, brand, category and attributes. Fuzzy
+//!   matches score a small constant, so an exact match always ranks above a fuzzy one;
+//! - for the last word (the one being typed), a prefix match on title, brand and category.
+//!
+//! All word groups must match (AND). When that finds nothing, the search is run again
+//! requiring fewer words (all but one, then down to half), so a shopper gets the closest
+//! products instead of an empty page. Multi-word queries also get a phrase bonus on the title.
+//!
+//! Filters are exact-match clauses that do not score; every query also requires
+//! `visible:true` and excludes canaries.
+
+use std::ops::Bound;
+
+use schemas::index::{normalize_keyword, text_analyzer};
+use schemas::IndexFields;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
+    Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::Term;
+
+use crate::params::SearchParams;
+
+/// Most query words used; more are ignored (a pasted paragraph must not build a huge query).
+pub const MAX_WORDS: usize = 32;
+
+/// Per-field weights of the text match.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Boosts {
+    pub title: f32,
+    pub brand: f32,
+    pub category: f32,
+    pub attributes: f32,
+    pub description: f32,
+    /// Bonus for the words appearing as a phrase in the title.
+    pub phrase: f32,
+}
+
+impl Default for Boosts {
+    fn default() -> Boosts {
+        Boosts {
+            title: 3.0,
+            brand: 2.0,
+            category: 1.5,
+            attributes: 1.0,
+            description: 0.5,
+            phrase: 1.5,
+        }
+    }
+}
+
+/// Constant score of a fuzzy match, relative to the field boost (exact matches score BM25,
+/// typically 1 to 10 per field).
+const FUZZY_WEIGHT: f32 = 0.05;
+/// Constant score of a prefix match of the last word, relative to the field boost.
+const PREFIX_WEIGHT: f32 = 0.1;
+/// Tie breaker of the per-word disjunction over fields.
+const TIE_BREAKER: f32 = 0.1;
+
+/// One word of the query, analyzed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// Lower-cased and ASCII-folded, as typed.
+    pub folded: String,
+    /// The English stem of `folded`: what the index holds.
+    pub stem: String,
+    /// Edits allowed for typos (0, 1 or 2).
+    pub fuzziness: u8,
+    /// Whether the word also matches as a prefix (the last word).
+    pub prefix: bool,
+}
+
+fn folding_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// Typo tolerance by word length, in characters.
+pub fn fuzziness(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// Splits shopper text into analyzed words (at most [`MAX_WORDS`]).
+pub fn analyze(text: &str) -> Vec<Word> {
+    let mut folding = folding_analyzer();
+    let mut stemming = text_analyzer();
+    let mut words = Vec::new();
+    let mut stream = folding.token_stream(text);
+    while stream.advance() && words.len() < MAX_WORDS {
+        let folded = stream.token().text.clone();
+        let mut stem = String::new();
+        {
+            let mut s = stemming.token_stream(&folded);
+            while s.advance() {
+                stem.push_str(&s.token().text);
+            }
+        }
+        if stem.is_empty() {
+            continue;
+        }
+        words.push(Word {
+            fuzziness: fuzziness(&folded),
+            folded,
+            stem,
+            prefix: false,
+        });
+    }
+    // The last word may be incomplete (typed as you search): it also matches as a prefix,
+    // unless the text ends with a separator.
+    let ends_open = text.chars().last().is_some_and(char::is_alphanumeric);
+    if let Some(last) = words.last_mut() {
+        last.prefix = ends_open && last.folded.chars().count() >= 2;
+    }
+    words
+}
+
+/// Builds the queries of a search.
+pub struct QueryBuilder<'a> {
+    pub fields: &'a IndexFields,
+    pub boosts: Boosts,
+}
+
+impl QueryBuilder<'_> {
+    fn text_fields(&self) -> [(Field, f32); 5] {
+        let (f, b) = (self.fields, self.boosts);
+        [
+            (f.title, b.title),
+            (f.brand, b.brand),
+            (f.category, b.category),
+            (f.attributes, b.attributes),
+            (f.description, b.description),
+        ]
+    }
+
+    /// The disjunction of everything one word can match.
+    pub fn word_group(&self, word: &Word) -> Box<dyn Query> {
+        let f = self.fields;
+        let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
+        for (field, boost) in self.text_fields() {
+            let term = Term::from_field_text(field, &word.stem);
+            disjuncts.push(Box::new(BoostQuery::new(
+                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                boost,
+            )));
+            if word.fuzziness > 0 && field != f.description {
+                disjuncts.push(Box::new(BoostQuery::new(
+                    Box::new(FuzzyTermQuery::new(term, word.fuzziness, true)),
+                    boost * FUZZY_WEIGHT,
+                )));
+            }
+            if word.prefix && (field == f.title || field == f.brand || field == f.category) {
+                disjuncts.push(Box::new(BoostQuery::new(
+                    Box::new(FuzzyTermQuery::new_prefix(
+                        Term::from_field_text(field, &word.folded),
+                        0,
+                        false,
+                    )),
+                    boost * PREFIX_WEIGHT,
+                )));
+            }
+        }
+        Box::new(DisjunctionMaxQuery::with_tie_breaker(
+            disjuncts,
+            TIE_BREAKER,
+        ))
+    }
+
+    /// The text part: all words (`required` = all of them) or at least `required` of them.
+    pub fn text_query(&self, words: &[Word], required: usize) -> Box<dyn Query> {
+        let groups: Vec<Box<dyn Query>> = words.iter().map(|w| self.word_group(w)).collect();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if required >= words.len() {
+            clauses.extend(groups.into_iter().map(|g| (Occur::Must, g)));
+        } else {
+            clauses.push((
+                Occur::Must,
+                Box::new(BooleanQuery::union_with_minimum_required_clauses(
+                    groups, required,
+                )),
+            ));
+        }
+        if words.len() >= 2 && self.boosts.phrase > 0.0 {
+            let terms: Vec<Term> = words
+                .iter()
+                .map(|w| Term::from_field_text(self.fields.title, &w.stem))
+                .collect();
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(
+                    Box::new(PhraseQuery::new(terms)),
+                    self.boosts.phrase,
+                )),
+            ));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// The non-scoring filter clauses of the parameters, plus visibility.
+    pub fn filters(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (
+                Occur::Must,
+                filter(term(Term::from_field_bool(f.visible, true))),
+            ),
+            (Occur::MustNot, term(Term::from_field_bool(f.canary, true))),
+        ];
+        if !p.brands.is_empty() {
+            let terms = p
+                .brands
+                .iter()
+                .map(|b| Term::from_field_text(f.brand_key, &normalize_keyword(b)));
+            clauses.push((Occur::Must, filter(Box::new(TermSetQuery::new(terms)))));
+        }
+        if let Some(category) = &p.category {
+            clauses.push((
+                Occur::Must,
+                filter(term(Term::from_field_text(f.category_prefix, category))),
+            ));
+        }
+        if p.min_price.is_some() || p.max_price.is_some() {
+            let lo = p.min_price.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_u64(f.price_cents, v))
+            });
+            let hi = p.max_price.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_u64(f.price_cents, v))
+            });
+            clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lo, hi)))));
+        }
+        if let Some(in_stock) = p.in_stock {
+            clauses.push((
+                Occur::Must,
+                filter(term(Term::from_field_bool(f.in_stock, in_stock))),
+            ));
+        }
+        if !p.seller_ids.is_empty() {
+            let terms = p
+                .seller_ids
+                .iter()
+                .map(|s| Term::from_field_text(f.seller_id, s));
+            clauses.push((Occur::Must, filter(Box::new(TermSetQuery::new(terms)))));
+        }
+        for (name, values) in &p.attrs {
+            let terms = values.iter().map(|v| attr_term(f.attr, name, v));
+            clauses.push((Occur::Must, filter(Box::new(TermSetQuery::new(terms)))));
+        }
+        clauses
+    }
+
+    /// The whole query: text (with `required` words) and filters. Without words, every
+    /// visible product matching the filters (browse).
+    pub fn query(&self, p: &SearchParams, words: &[Word], required: usize) -> BooleanQuery {
+        let mut clauses = self.filters(p);
+        if words.is_empty() {
+            clauses.push((Occur::Must, filter(Box::new(AllQuery))));
+        } else {
+            clauses.push((Occur::Must, self.text_query(words, required)));
+        }
+        BooleanQuery::new(clauses)
+    }
+}
+
+/// The term of an `attr.NAME=VALUE` filter, normalized like the indexed keyword.
+pub fn attr_term(field: Field, name: &str, value: &str) -> Term {
+    let mut t = Term::from_field_json_path(field, name, false);
+    t.append_type_and_str(&normalize_keyword(value));
+    t
+}
+
+fn term(t: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+}
+
+/// A clause that restricts without scoring.
+fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(q, 0.0))
+}
+
+/// How many words the relaxation steps require, after "all of them" found nothing.
+pub fn relaxation_steps(words: usize) -> Vec<usize> {
+    let floor = words.div_ceil(2).max(1);
+    (floor..words).rev().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_folded_and_stemmed_and_the_last_is_a_prefix() {
+        let words = analyze("Crème  Brûlée TORCHES sams");
+        let folded: Vec<&str> = words.iter().map(|w| w.folded.as_str()).collect();
+        let stems: Vec<&str> = words.iter().map(|w| w.stem.as_str()).collect();
+        assert_eq!(folded, ["creme", "brulee", "torches", "sams"]);
+        assert_eq!(stems, ["creme", "brule", "torch", "sam"]);
+        assert_eq!(
+            words.iter().map(|w| w.prefix).collect::<Vec<_>>(),
+            [false, false, false, true]
+        );
+        assert!(
+            !analyze("tv ").last().unwrap().prefix,
+            "a finished word is no prefix"
+        );
+        assert!(
+            !analyze("tv x").last().unwrap().prefix,
+            "one letter is no prefix"
+        );
+    }
+
+    #[test]
+    fn fuzziness_follows_word_length() {
+        assert_eq!(fuzziness("tv"), 0);
+        assert_eq!(fuzziness("lamp"), 0);
+        assert_eq!(fuzziness("drill"), 1);
+        assert_eq!(fuzziness("cordless"), 1);
+        assert_eq!(fuzziness("headphone"), 2);
+    }
+
+    #[test]
+    fn long_queries_are_capped() {
+        let text = "word ".repeat(100);
+        assert_eq!(analyze(&text).len(), MAX_WORDS);
+        assert!(analyze("  ,;- ").is_empty());
+    }
+
+    #[test]
+    fn relaxation_goes_from_all_but_one_down_to_half() {
+        assert_eq!(relaxation_steps(1), Vec::<usize>::new());
+        assert_eq!(relaxation_steps(2), [1]);
+        assert_eq!(relaxation_steps(3), [2]);
+        assert_eq!(relaxation_steps(5), [4, 3]);
+        assert_eq!(relaxation_steps(6), [5, 4, 3]);
+    }
+}

@@ -1,0 +1,223 @@
+//! Running a search: relevance or sorted top documents, total count and facets in one pass
+//! over the index, relaxing the text match when the strict query finds nothing.
+
+use std::time::Instant;
+
+use schemas::ProductDocument;
+use serde::Serialize;
+use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
+use tantivy::collector::{Collector, Count, TopDocs};
+use tantivy::query::Query;
+use tantivy::{DocAddress, Score, Searcher, SegmentReader};
+
+use crate::error::ApiError;
+use crate::facets::{self, FacetValue};
+use crate::highlight::highlight;
+use crate::index::LiveIndex;
+use crate::params::{SearchParams, Sort};
+use crate::query::{analyze, relaxation_steps, Boosts, QueryBuilder, Word};
+
+/// What matched in one hit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Highlights {
+    /// The title with matched words in `<em>` (HTML-escaped); absent when no word matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub score: Score,
+    pub product: ProductDocument,
+    pub highlights: Highlights,
+}
+
+/// The body of `GET /search`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+    pub hits: Vec<Hit>,
+    /// Facets in request order (a JSON object; serde_json keeps insertion order off, so
+    /// clients should look values up by key).
+    pub facets: serde_json::Map<String, serde_json::Value>,
+    pub took_ms: u64,
+    /// True when no product had all the words and fewer were required.
+    pub relaxed: bool,
+    /// How many query words each hit contains at least.
+    pub matched_words: usize,
+    /// Words of the query that were used (stems), for debugging relevance.
+    pub words: usize,
+}
+
+/// Sort key of the sorted orders: the sorted value, then the relevance score.
+type SortKey = (u64, Score);
+
+/// Makes the key of each order, larger first.
+fn sort_key_fn(
+    sort: Sort,
+) -> impl Fn(&SegmentReader) -> Box<dyn Fn(tantivy::DocId, Score) -> SortKey> + Send + Sync + 'static
+{
+    move |segment: &SegmentReader| {
+        let field = match sort {
+            Sort::Newest => "updated_at",
+            _ => "price_cents",
+        };
+        let column = segment.fast_fields().u64(field).ok();
+        Box::new(move |doc, score| {
+            let value = column.as_ref().and_then(|c| c.first(doc));
+            let key = match (sort, value) {
+                // Cheaper first, products without a price last.
+                (Sort::PriceAsc, Some(p)) => u64::MAX - p,
+                // Dearer first (+1 so a price of 0 still ranks above no price).
+                (Sort::PriceDesc, Some(p)) => p.saturating_add(1),
+                (Sort::Newest, Some(t)) => t,
+                _ => 0,
+            };
+            (key, score)
+        })
+    }
+}
+
+struct Page {
+    total: u64,
+    top: Vec<(Score, DocAddress)>,
+    facets: Vec<(String, Vec<FacetValue>)>,
+}
+
+fn collect_page(
+    searcher: &Searcher,
+    query: &dyn Query,
+    p: &SearchParams,
+    sort: Sort,
+    agg_context: AggContextParams,
+) -> Result<Page, ApiError> {
+    let limit = TopDocs::with_limit(p.per_page as usize).and_offset(p.offset());
+    let aggs = if p.facets.is_empty() {
+        None
+    } else {
+        Some(AggregationCollector::from_aggs(
+            facets::request(&p.facets)?,
+            agg_context,
+        ))
+    };
+    fn run<C>(
+        searcher: &Searcher,
+        query: &dyn Query,
+        top: C,
+        aggs: Option<AggregationCollector>,
+    ) -> tantivy::Result<(
+        C::Fruit,
+        usize,
+        Option<tantivy::aggregation::agg_result::AggregationResults>,
+    )>
+    where
+        C: Collector,
+    {
+        searcher.search(query, &(top, Count, aggs))
+    }
+    let (top, total, aggregations) = match sort {
+        Sort::Relevance => {
+            let (top, total, aggs) = run(searcher, query, limit.order_by_score(), aggs)?;
+            (top, total, aggs)
+        }
+        sorted => {
+            let (top, total, aggs) = run(
+                searcher,
+                query,
+                limit.tweak_score(sort_key_fn(sorted)),
+                aggs,
+            )?;
+            let top = top.into_iter().map(|((_, s), addr)| (s, addr)).collect();
+            (top, total, aggs)
+        }
+    };
+    let facets = match aggregations {
+        Some(results) => facets::response(&p.facets, results)?,
+        None => Vec::new(),
+    };
+    Ok(Page {
+        total: total as u64,
+        top,
+        facets,
+    })
+}
+
+/// Runs a search on `index`.
+pub fn search(
+    index: &LiveIndex,
+    boosts: Boosts,
+    p: &SearchParams,
+) -> Result<SearchResponse, ApiError> {
+    let started = Instant::now();
+    let searcher = index.reader.searcher();
+    let words: Vec<Word> = analyze(&p.q);
+    let builder = QueryBuilder {
+        fields: &index.fields,
+        boosts,
+    };
+    // Browsing without words has no relevance: show the newest first.
+    let sort = if words.is_empty() && p.sort == Sort::Relevance {
+        Sort::Newest
+    } else {
+        p.sort
+    };
+    let agg_context = || {
+        AggContextParams::new(
+            AggregationLimitsGuard::new(Some(200_000_000), Some(65_000)),
+            index.index.tokenizers().clone(),
+        )
+    };
+    let mut required = words.len();
+    let mut page = collect_page(
+        &searcher,
+        &builder.query(p, &words, required),
+        p,
+        sort,
+        agg_context(),
+    )?;
+    if page.total == 0 {
+        for step in relaxation_steps(words.len()) {
+            let relaxed = collect_page(
+                &searcher,
+                &builder.query(p, &words, step),
+                p,
+                sort,
+                agg_context(),
+            )?;
+            required = step;
+            page = relaxed;
+            if page.total > 0 {
+                break;
+            }
+        }
+    }
+    let mut hits = Vec::with_capacity(page.top.len());
+    for (score, addr) in page.top {
+        if let Some(product) = index.document(&searcher, addr)? {
+            let title = highlight(&product.title, &words);
+            hits.push(Hit {
+                score,
+                product,
+                highlights: Highlights { title },
+            });
+        }
+    }
+    let facets = page
+        .facets
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
+        .collect();
+    Ok(SearchResponse {
+        total: page.total,
+        page: p.page,
+        per_page: p.per_page,
+        hits,
+        facets,
+        took_ms: started.elapsed().as_millis() as u64,
+        relaxed: required < words.len(),
+        matched_words: required,
+        words: words.len(),
+    })
+}

@@ -1,0 +1,5 @@
+//! In-process tests of the read API against a small known index.
+
+mod common;
+mod hardening;
+mod search;
