@@ -556,7 +556,7 @@ mod tests {
         );
         assert!(error(&["run", "--kafka-property", "novalue"]).contains("key=value"));
         assert!(error(&["run", "--merge-deletes-ratio", "0"]).contains("ratio"));
-        assert!(error(&["run", "--boost-title", "-1"]).contains("weight"));
+        assert!(error(&["run", "--boost-title=-1"]).contains("weight"));
         assert!(error(&["run", "--boost-title", "nan"]).contains("weight"));
         assert!(error(&["run", "--cors-origin", "shop.example.com"]).contains("--cors-origin"));
         assert!(error(&["run", "--request-timeout", "1ms"]).contains("--request-timeout"));
