@@ -185,6 +185,11 @@ pub struct SearchArgs {
     /// Bonus when the query words appear as a phrase in the title (0 disables it).
     #[arg(long, env = "INDEXER_BOOST_PHRASE", default_value_t = 1.5, value_parser = parse_boost)]
     pub boost_phrase: f32,
+    /// Relax a search (require fewer of its words) while fewer products than this match all
+    /// of them; 1 relaxes only when nothing matches.
+    #[arg(long, env = "INDEXER_RELAX_BELOW", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub relax_below: u64,
     /// HTTP requests taking longer are answered 503 (e.g. `2s`).
     #[arg(long, env = "INDEXER_REQUEST_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub request_timeout: Duration,
@@ -212,13 +217,14 @@ pub struct SearchArgs {
 impl SearchArgs {
     pub fn settings(&self) -> query_api::SearchSettings {
         query_api::SearchSettings {
-            boosts: query_api::Boosts {
+            relevance: query_api::Relevance {
                 title: self.boost_title,
                 brand: self.boost_brand,
                 category: self.boost_category,
                 attributes: self.boost_attributes,
                 description: self.boost_description,
                 phrase: self.boost_phrase,
+                relax_below: self.relax_below,
             },
             max_concurrent_searches: self.max_concurrent_searches as usize,
             queue_timeout: self.search_queue_timeout,

@@ -705,7 +705,7 @@ impl<'a> ChangeStream<'a> {
 }
 
 /// A minimal RFC 4180 CSV parser (quoted fields, doubled quotes, newlines in quotes).
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();

@@ -37,12 +37,12 @@ use tokio::sync::Semaphore;
 pub use error::ApiError;
 pub use harden::HttpLimits;
 pub use index::{LiveIndex, SharedIndex};
-pub use query::Boosts;
+pub use query::Relevance;
 
 /// Settings of the search API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchSettings {
-    pub boosts: Boosts,
+    pub relevance: Relevance,
     /// Searches running at once on the blocking pool.
     pub max_concurrent_searches: usize,
     /// How long a request waits for a search slot before 503 `overloaded`.
@@ -54,7 +54,7 @@ pub struct SearchSettings {
 impl Default for SearchSettings {
     fn default() -> SearchSettings {
         SearchSettings {
-            boosts: Boosts::default(),
+            relevance: Relevance::default(),
             max_concurrent_searches: 16,
             queue_timeout: Duration::from_millis(200),
             cors_origins: Vec::new(),

@@ -6,15 +6,18 @@
 //! The text is split into words with the index's own analyzer (lower-cased, ASCII-folded);
 //! each word becomes a *word group*: a disjunction-max over the text fields of
 //! - an exact match of the word's English stem, BM25-scored and boosted per field
-//!   (title > brand > category > attributes > description, see [`Boosts`]);
+//!   (title > brand > category > attributes > description, see [`Relevance`]);
 //! - a fuzzy match for typos: 1 edit for words of 5 or more characters, 2 edits from 9
 //!   (transpositions count as one edit), on title, brand, category and attributes. Fuzzy
 //!   matches score a small constant, so an exact match always ranks above a fuzzy one;
 //! - for the last word (the one being typed), a prefix match on title, brand and category.
 //!
-//! All word groups must match (AND). When that finds nothing, the search is run again
-//! requiring fewer words (all but one, then down to half), so a shopper gets the closest
-//! products instead of an empty page. Multi-word queries also get a phrase bonus on the title.
+//! All word groups must match (AND), except stop words ("with", "for"), which only add to the
+//! score. When that finds nothing (or fewer than `relax_below` products), the search is run
+//! again requiring fewer words (all but one, then fewer), so a shopper gets the closest
+//! products instead of an empty page; in a relaxed search, products with more of the words
+//! rank first. Unit words also match their catalog abbreviation ("inch" matches "in").
+//! Multi-word queries get a phrase bonus on the title.
 //!
 //! Filters are exact-match clauses that do not score; every query also requires
 //! `visible:true` and excludes canaries.
@@ -40,7 +43,7 @@ pub const MAX_WORDS: usize = 32;
 
 /// Per-field weights of the text match.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Boosts {
+pub struct Relevance {
     pub title: f32,
     pub brand: f32,
     pub category: f32,
@@ -48,17 +51,21 @@ pub struct Boosts {
     pub description: f32,
     /// Bonus for the words appearing as a phrase in the title.
     pub phrase: f32,
+    /// Relax the text match (require fewer words) while fewer products than this match;
+    /// 1 relaxes only when nothing matches.
+    pub relax_below: u64,
 }
 
-impl Default for Boosts {
-    fn default() -> Boosts {
-        Boosts {
+impl Default for Relevance {
+    fn default() -> Relevance {
+        Relevance {
             title: 3.0,
             brand: 2.0,
             category: 1.5,
             attributes: 1.0,
             description: 0.5,
             phrase: 1.5,
+            relax_below: 1,
         }
     }
 }
@@ -68,6 +75,8 @@ impl Default for Boosts {
 const FUZZY_WEIGHT: f32 = 0.05;
 /// Constant score of a prefix match of the last word, relative to the field boost.
 const PREFIX_WEIGHT: f32 = 0.1;
+/// Score bonus per matched word in relaxed queries: more than any text score.
+const WORD_BONUS: f32 = 1000.0;
 /// Tie breaker of the per-word disjunction over fields.
 const TIE_BREAKER: f32 = 0.1;
 
@@ -82,7 +91,39 @@ pub struct Word {
     pub fuzziness: u8,
     /// Whether the word also matches as a prefix (the last word).
     pub prefix: bool,
+    /// A stop word ("with", "for") among other words: it adds to the score but is not
+    /// required.
+    pub optional: bool,
+    /// Other stems the word also matches exactly (unit spellings: "inch" also matches "in").
+    pub alternatives: Vec<String>,
 }
+
+/// English stop words (Lucene's list): optional in queries that have other words.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
+/// Unit spellings that catalogs abbreviate: a query word also matches its abbreviation.
+const UNIT_ALTERNATIVES: &[(&str, &str)] = &[
+    ("inch", "in"),
+    ("inches", "in"),
+    ("foot", "ft"),
+    ("feet", "ft"),
+    ("pound", "lb"),
+    ("pounds", "lb"),
+    ("lbs", "lb"),
+    ("ounce", "oz"),
+    ("ounces", "oz"),
+    ("gallon", "gal"),
+    ("gallons", "gal"),
+    ("quart", "qt"),
+    ("volts", "v"),
+    ("volt", "v"),
+    ("watts", "w"),
+    ("watt", "w"),
+];
 
 fn folding_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
@@ -92,8 +133,12 @@ fn folding_analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// Typo tolerance by word length, in characters.
+/// Typo tolerance by word length, in characters; none for words with digits (model numbers
+/// and sizes: "1500w" must not match "1000w").
 pub fn fuzziness(word: &str) -> u8 {
+    if word.chars().any(|c| c.is_ascii_digit()) {
+        return 0;
+    }
     match word.chars().count() {
         0..=4 => 0,
         5..=8 => 1,
@@ -119,31 +164,51 @@ pub fn analyze(text: &str) -> Vec<Word> {
         if stem.is_empty() {
             continue;
         }
+        let alternatives = UNIT_ALTERNATIVES
+            .iter()
+            .filter(|(word, _)| *word == folded)
+            .map(|(_, alt)| (*alt).to_owned())
+            .collect();
         words.push(Word {
             fuzziness: fuzziness(&folded),
+            optional: STOP_WORDS.contains(&folded.as_str()),
             folded,
             stem,
             prefix: false,
+            alternatives,
         });
+    }
+    // A query of stop words only keeps them all required.
+    if words.iter().all(|w| w.optional) {
+        for w in &mut words {
+            w.optional = false;
+        }
     }
     // The last word may be incomplete (typed as you search): it also matches as a prefix,
     // unless the text ends with a separator.
     let ends_open = text.chars().last().is_some_and(char::is_alphanumeric);
     if let Some(last) = words.last_mut() {
-        last.prefix = ends_open && last.folded.chars().count() >= 2;
+        last.prefix = ends_open
+            && last.folded.chars().count() >= 2
+            && !last.folded.chars().all(|c| c.is_ascii_digit());
     }
     words
+}
+
+/// How many words of `words` are required (the non-optional ones).
+pub fn required_words(words: &[Word]) -> usize {
+    words.iter().filter(|w| !w.optional).count()
 }
 
 /// Builds the queries of a search.
 pub struct QueryBuilder<'a> {
     pub fields: &'a IndexFields,
-    pub boosts: Boosts,
+    pub relevance: Relevance,
 }
 
 impl QueryBuilder<'_> {
     fn text_fields(&self) -> [(Field, f32); 5] {
-        let (f, b) = (self.fields, self.boosts);
+        let (f, b) = (self.fields, self.relevance);
         [
             (f.title, b.title),
             (f.brand, b.brand),
@@ -163,6 +228,15 @@ impl QueryBuilder<'_> {
                 Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
                 boost,
             )));
+            for alt in &word.alternatives {
+                disjuncts.push(Box::new(BoostQuery::new(
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, alt),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                    boost,
+                )));
+            }
             if word.fuzziness > 0 && field != f.description {
                 disjuncts.push(Box::new(BoostQuery::new(
                     Box::new(FuzzyTermQuery::new(term, word.fuzziness, true)),
@@ -186,13 +260,31 @@ impl QueryBuilder<'_> {
         ))
     }
 
-    /// The text part: all words (`required` = all of them) or at least `required` of them.
+    /// The text part: at least `required` of the non-optional words (all of them when
+    /// `required` is their count); optional words only add to the score.
     pub fn text_query(&self, words: &[Word], required: usize) -> Box<dyn Query> {
-        let groups: Vec<Box<dyn Query>> = words.iter().map(|w| self.word_group(w)).collect();
+        let mut groups: Vec<Box<dyn Query>> = Vec::new();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        if required >= words.len() {
+        for w in words {
+            if w.optional {
+                clauses.push((Occur::Should, self.word_group(w)));
+            } else {
+                groups.push(self.word_group(w));
+            }
+        }
+        if required >= groups.len() {
             clauses.extend(groups.into_iter().map(|g| (Occur::Must, g)));
         } else {
+            // Relaxed: a product with more of the words always ranks above one with fewer
+            // (each matched word adds a bonus larger than any text score), then by score.
+            let groups: Vec<Box<dyn Query>> = groups
+                .into_iter()
+                .map(|g| -> Box<dyn Query> {
+                    let bonus: Box<dyn Query> =
+                        Box::new(ConstScoreQuery::new(g.box_clone(), WORD_BONUS));
+                    Box::new(BooleanQuery::union(vec![g, bonus]))
+                })
+                .collect();
             clauses.push((
                 Occur::Must,
                 Box::new(BooleanQuery::union_with_minimum_required_clauses(
@@ -200,7 +292,7 @@ impl QueryBuilder<'_> {
                 )),
             ));
         }
-        if words.len() >= 2 && self.boosts.phrase > 0.0 {
+        if words.len() >= 2 && self.relevance.phrase > 0.0 {
             let terms: Vec<Term> = words
                 .iter()
                 .map(|w| Term::from_field_text(self.fields.title, &w.stem))
@@ -209,7 +301,7 @@ impl QueryBuilder<'_> {
                 Occur::Should,
                 Box::new(BoostQuery::new(
                     Box::new(PhraseQuery::new(terms)),
-                    self.boosts.phrase,
+                    self.relevance.phrase,
                 )),
             ));
         }
@@ -297,10 +389,10 @@ fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(q, 0.0))
 }
 
-/// How many words the relaxation steps require, after "all of them" found nothing.
+/// How many words the relaxation steps require, after "all of them" found too little:
+/// all but one, then fewer, down to one.
 pub fn relaxation_steps(words: usize) -> Vec<usize> {
-    let floor = words.div_ceil(2).max(1);
-    (floor..words).rev().collect()
+    (1..words).rev().collect()
 }
 
 #[cfg(test)]
@@ -329,12 +421,29 @@ mod tests {
     }
 
     #[test]
+    fn stop_words_are_optional_and_units_have_alternatives() {
+        let words = analyze("drill with 12 inch bit");
+        let optional: Vec<bool> = words.iter().map(|w| w.optional).collect();
+        assert_eq!(optional, [false, true, false, false, false]);
+        assert_eq!(required_words(&words), 4);
+        assert_eq!(words[3].alternatives, ["in"]);
+        assert!(!words[2].prefix && words[2].fuzziness == 0);
+        let only_stop = analyze("the with");
+        assert_eq!(required_words(&only_stop), 2);
+        assert!(
+            !analyze("fan 12").last().unwrap().prefix,
+            "numbers are no prefixes"
+        );
+    }
+
+    #[test]
     fn fuzziness_follows_word_length() {
         assert_eq!(fuzziness("tv"), 0);
         assert_eq!(fuzziness("lamp"), 0);
         assert_eq!(fuzziness("drill"), 1);
         assert_eq!(fuzziness("cordless"), 1);
         assert_eq!(fuzziness("headphone"), 2);
+        assert_eq!(fuzziness("1500w"), 0, "no typos in sizes and models");
     }
 
     #[test]
@@ -345,11 +454,10 @@ mod tests {
     }
 
     #[test]
-    fn relaxation_goes_from_all_but_one_down_to_half() {
+    fn relaxation_goes_from_all_but_one_down_to_one() {
         assert_eq!(relaxation_steps(1), Vec::<usize>::new());
         assert_eq!(relaxation_steps(2), [1]);
-        assert_eq!(relaxation_steps(3), [2]);
-        assert_eq!(relaxation_steps(5), [4, 3]);
-        assert_eq!(relaxation_steps(6), [5, 4, 3]);
+        assert_eq!(relaxation_steps(3), [2, 1]);
+        assert_eq!(relaxation_steps(5), [4, 3, 2, 1]);
     }
 }

@@ -34,9 +34,9 @@ pub async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let params = SearchParams::parse(&pairs(raw.as_deref()))?;
     let index = state.index.current();
-    let boosts = state.settings.boosts;
+    let relevance = state.settings.relevance;
     let response = state
-        .run_blocking(move || crate::search::search(&index, boosts, &params))
+        .run_blocking(move || crate::search::search(&index, relevance, &params))
         .await?;
     Ok(Json(response))
 }
@@ -48,9 +48,9 @@ pub async fn suggest(
 ) -> Result<Json<SuggestResponse>, ApiError> {
     let params = SuggestParams::parse(&pairs(raw.as_deref()))?;
     let index = state.index.current();
-    let boosts = state.settings.boosts;
+    let relevance = state.settings.relevance;
     let response = state
-        .run_blocking(move || crate::suggest::suggest(&index, boosts, &params))
+        .run_blocking(move || crate::suggest::suggest(&index, relevance, &params))
         .await?;
     Ok(Json(response))
 }

@@ -15,7 +15,7 @@ use crate::facets::{self, FacetValue};
 use crate::highlight::highlight;
 use crate::index::LiveIndex;
 use crate::params::{SearchParams, Sort};
-use crate::query::{analyze, relaxation_steps, Boosts, QueryBuilder, Word};
+use crate::query::{analyze, relaxation_steps, required_words, QueryBuilder, Relevance, Word};
 
 /// What matched in one hit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -147,15 +147,16 @@ fn collect_page(
 /// Runs a search on `index`.
 pub fn search(
     index: &LiveIndex,
-    boosts: Boosts,
+    relevance: Relevance,
     p: &SearchParams,
 ) -> Result<SearchResponse, ApiError> {
     let started = Instant::now();
+    let relax_below = relevance.relax_below.max(1);
     let searcher = index.reader.searcher();
     let words: Vec<Word> = analyze(&p.q);
     let builder = QueryBuilder {
         fields: &index.fields,
-        boosts,
+        relevance,
     };
     // Browsing without words has no relevance: show the newest first.
     let sort = if words.is_empty() && p.sort == Sort::Relevance {
@@ -169,7 +170,8 @@ pub fn search(
             index.index.tokenizers().clone(),
         )
     };
-    let mut required = words.len();
+    let all = required_words(&words);
+    let mut required = all;
     let mut page = collect_page(
         &searcher,
         &builder.query(p, &words, required),
@@ -177,8 +179,8 @@ pub fn search(
         sort,
         agg_context(),
     )?;
-    if page.total == 0 {
-        for step in relaxation_steps(words.len()) {
+    if page.total < relax_below {
+        for step in relaxation_steps(all) {
             let relaxed = collect_page(
                 &searcher,
                 &builder.query(p, &words, step),
@@ -188,7 +190,7 @@ pub fn search(
             )?;
             required = step;
             page = relaxed;
-            if page.total > 0 {
+            if page.total >= relax_below {
                 break;
             }
         }
@@ -216,7 +218,7 @@ pub fn search(
         hits,
         facets,
         took_ms: started.elapsed().as_millis() as u64,
-        relaxed: required < words.len(),
+        relaxed: required < all,
         matched_words: required,
         words: words.len(),
     })

@@ -14,7 +14,7 @@ use tantivy::Term;
 use crate::error::ApiError;
 use crate::index::LiveIndex;
 use crate::params::{SearchParams, SuggestParams};
-use crate::query::{analyze, Boosts, QueryBuilder};
+use crate::query::{analyze, QueryBuilder, Relevance};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -99,7 +99,7 @@ fn brands(index: &LiveIndex, prefix: &str, limit: usize) -> Result<Vec<Suggestio
 /// Suggestions for `p.q`.
 pub fn suggest(
     index: &LiveIndex,
-    boosts: Boosts,
+    relevance: Relevance,
     p: &SuggestParams,
 ) -> Result<SuggestResponse, ApiError> {
     let mut words = analyze(&p.q);
@@ -118,9 +118,13 @@ pub fn suggest(
     }
     let builder = QueryBuilder {
         fields: &index.fields,
-        boosts,
+        relevance,
     };
-    let query = builder.query(&SearchParams::default(), &words, words.len());
+    let query = builder.query(
+        &SearchParams::default(),
+        &words,
+        crate::query::required_words(&words),
+    );
     let searcher = index.reader.searcher();
     let top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;
     for (_, addr) in top {

@@ -10,7 +10,7 @@ use axum::Router;
 use proptest::prelude::*;
 use query_api::harden::harden;
 use query_api::params::{pairs, SearchParams};
-use query_api::{ApiError, ApiState, Boosts, HttpLimits, SearchSettings, SharedIndex};
+use query_api::{ApiError, ApiState, HttpLimits, Relevance, SearchSettings, SharedIndex};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
@@ -257,11 +257,11 @@ proptest! {
             .append_pair("facets", "brand,category,price")
             .finish();
         let params = SearchParams::parse(&pairs(Some(&raw))).unwrap();
-        let response = query_api::search::search(index, Boosts::default(), &params);
+        let response = query_api::search::search(index, Relevance::default(), &params);
         prop_assert!(response.is_ok(), "{:?}", response.err());
         let suggest = query_api::params::SuggestParams::parse(&pairs(Some(&form_urlencoded::Serializer::new(String::new()).append_pair("q", &q.chars().take(100).collect::<String>()).finish())));
         if let Ok(p) = suggest {
-            prop_assert!(query_api::suggest::suggest(index, Boosts::default(), &p).is_ok());
+            prop_assert!(query_api::suggest::suggest(index, Relevance::default(), &p).is_ok());
         }
     }
 }

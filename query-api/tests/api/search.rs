@@ -143,6 +143,29 @@ async fn no_match_for_all_words_relaxes_to_most_words() {
 }
 
 #[tokio::test]
+async fn stop_words_are_optional() {
+    let app = app();
+    let body = ok(&app, "/search?q=skillet+with+").await;
+    assert_eq!(ids(&body), strings(&["p06", "p13"]));
+    assert_eq!(body["relaxed"], false);
+    // A query of stop words only still needs them.
+    assert_eq!(ok(&app, "/search?q=with+").await["total"], 0);
+}
+
+#[tokio::test]
+async fn relaxed_results_rank_products_with_more_words_first() {
+    let app = app();
+    // No product has all three; Samsung QLED TVs have two, other TVs one.
+    let body = ok(&app, "/search?q=samsung+qled+lamp+").await;
+    assert_eq!(body["relaxed"], true);
+    assert_eq!(body["matched_words"], 2);
+    assert_eq!(id_set(&body), strings(&["p01", "p02"]));
+    let body = ok(&app, "/search?q=samsung+qled+oled+lamp+").await;
+    assert_eq!(body["matched_words"], 2);
+    assert_eq!(id_set(&body), strings(&["p01", "p02"]));
+}
+
+#[tokio::test]
 async fn highlights_mark_the_matched_words() {
     let app = app();
     let body = ok(&app, "/search?q=samsung+qled").await;
