@@ -26,6 +26,80 @@ pub struct Cli {
 pub enum Command {
     /// Consume the catalog topics, keep the index fresh and serve the HTTP API.
     Run(RunArgs),
+    /// Publish a generated (or CSV-seeded) catalog, and optionally a stream of changes.
+    Generate(GenerateArgs),
+}
+
+/// `indexer generate`.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// Products in the catalog (1 to 5 offers each, with prices and inventory).
+    #[arg(long, env = "INDEXER_PRODUCTS", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub products: u64,
+
+    /// Events per second, at most.
+    #[arg(long, env = "INDEXER_RATE", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub rate: u64,
+
+    /// Seed: the same seed publishes the same catalog and changes.
+    #[arg(long, env = "INDEXER_SEED", default_value_t = 42)]
+    pub seed: u64,
+
+    /// Share of deliberately invalid events (0 to 1), to exercise the dead-letter path.
+    #[arg(long, env = "INDEXER_INVALID_RATIO", default_value_t = 0.0, value_parser = parse_share)]
+    pub invalid_ratio: f64,
+
+    /// Take products from a CSV of real listings (`id,title,category,brand,modelno,price,
+    /// proddescrlong`, e.g. ../shared/data/walmart_products.csv).
+    #[arg(long, env = "INDEXER_CATALOG_CSV")]
+    pub catalog_csv: Option<PathBuf>,
+
+    /// After the catalog, keep publishing changes (until stopped or for --duration).
+    #[arg(long, env = "INDEXER_STREAM")]
+    pub stream: bool,
+
+    /// How long to stream (with --stream), e.g. `10m`.
+    #[arg(long, env = "INDEXER_DURATION", value_parser = parse_duration, requires = "stream")]
+    pub duration: Option<Duration>,
+
+    /// Do not publish the catalog (with --stream: changes only).
+    #[arg(long, env = "INDEXER_NO_CATALOG", requires = "stream")]
+    pub no_catalog: bool,
+
+    /// First version number; by default the current time in microseconds, so that a new run
+    /// supersedes earlier ones. Fix it for byte-identical runs.
+    #[arg(long, env = "INDEXER_START_VERSION")]
+    pub start_version: Option<u64>,
+}
+
+impl GenerateArgs {
+    fn validate(&self) -> Result<(), String> {
+        self.kafka.validate()?;
+        if self.kafka.brokers.is_none() {
+            return Err(
+                "--brokers is required: the bootstrap address `indexer run` printed, or your cluster's"
+                    .to_owned(),
+            );
+        }
+        if let Some(path) = &self.catalog_csv {
+            if !path.is_file() {
+                return Err(format!("--catalog-csv {}: no such file", path.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("expected a share from 0 to 1, e.g. 0.01".to_owned()),
+    }
 }
 
 /// Kafka connection and topic names, shared by every command that talks to Kafka.
@@ -464,13 +538,11 @@ where
 
 fn finish(command: &mut clap::Command, cli: Result<Cli, clap::Error>) -> Result<Cli, clap::Error> {
     let cli = cli.map_err(|e| e.format(command))?;
-    match &cli.command {
-        Command::Run(args) => {
-            args.clone()
-                .validate()
-                .map_err(|msg| command.error(ErrorKind::ValueValidation, msg))?;
-        }
-    }
+    let checked = match &cli.command {
+        Command::Run(args) => args.clone().validate().map(|_| ()),
+        Command::Generate(args) => args.validate(),
+    };
+    checked.map_err(|msg| command.error(ErrorKind::ValueValidation, msg))?;
     Ok(cli)
 }
 
@@ -494,8 +566,63 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<RunArgs, clap::Error> {
         let cli = parse_from(std::iter::once("indexer").chain(args.iter().copied()))?;
-        let Command::Run(run) = cli.command;
-        Ok(run)
+        match cli.command {
+            Command::Run(run) => Ok(run),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn generate_flags_are_validated() {
+        let parse =
+            |args: &[&str]| parse_from(std::iter::once("indexer").chain(args.iter().copied()));
+        let cli = parse(&[
+            "generate",
+            "--brokers",
+            "b:1",
+            "--products",
+            "10",
+            "--stream",
+            "--duration",
+            "5s",
+        ])
+        .unwrap();
+        let Command::Generate(g) = cli.command else {
+            panic!("not generate")
+        };
+        assert_eq!(
+            (g.products, g.stream, g.duration),
+            (10, true, Some(Duration::from_secs(5)))
+        );
+        for (args, needle) in [
+            (&["generate"][..], "--brokers is required"),
+            (
+                &["generate", "--brokers", "b:1", "--invalid-ratio", "2"],
+                "--invalid-ratio",
+            ),
+            (
+                &["generate", "--brokers", "b:1", "--duration", "5s"],
+                "--stream",
+            ),
+            (
+                &["generate", "--brokers", "b:1", "--products", "0"],
+                "--products",
+            ),
+            (
+                &[
+                    "generate",
+                    "--brokers",
+                    "b:1",
+                    "--catalog-csv",
+                    "/no/file.csv",
+                ],
+                "no such file",
+            ),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(needle), "{args:?}: {err}");
+        }
     }
 
     fn error(args: &[&str]) -> String {

@@ -376,6 +376,13 @@ impl Catalog {
         )
     }
 
+    /// How many events [`Catalog::events`] yields.
+    pub fn event_count(&self) -> u64 {
+        (0..self.products)
+            .map(|i| 1 + 3 * self.offer_count(i) as u64)
+            .sum()
+    }
+
     /// How many offers product `i` starts with (1 to 5).
     pub fn offer_count(&self, i: usize) -> usize {
         self.rng_for(i, 1).random_range(1..=5)
@@ -704,6 +711,127 @@ impl<'a> ChangeStream<'a> {
     }
 }
 
+/// One message to publish: the topic (by kind), the key and the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: schemas::EventKind,
+    pub key: String,
+    /// `None` is a null payload (only among invalid messages).
+    pub payload: Option<Vec<u8>>,
+    /// For a deliberately invalid message, the error code the indexer will report.
+    pub invalid: Option<&'static str>,
+}
+
+impl Message {
+    fn valid(event: &Event) -> Message {
+        Message {
+            kind: event.kind(),
+            key: event.product_id().to_owned(),
+            payload: Some(event.to_json().into_bytes()),
+            invalid: None,
+        }
+    }
+}
+
+/// Replaces `message` by an invalid one with probability `ratio`: every kind of mistake the
+/// dead-letter path handles, chosen by `rng`.
+pub fn maybe_invalid(message: Message, ratio: f64, rng: &mut StdRng) -> Message {
+    if ratio <= 0.0 || !rng.random_bool(ratio.min(1.0)) {
+        return message;
+    }
+    let original = message.payload.clone().unwrap_or_default();
+    let text = String::from_utf8_lossy(&original).into_owned();
+    let (payload, code): (Option<Vec<u8>>, &'static str) = match rng.random_range(0..8) {
+        0 => (Some(b"{\"product_id\": ".to_vec()), "not_json"),
+        1 => {
+            let mut bytes = original.clone();
+            bytes.insert(1, 0xff);
+            (Some(bytes), "not_utf8")
+        }
+        2 => (None, "null_payload"),
+        3 => (
+            Some(
+                text.replacen("\"version\":", "\"versionx\":", 1)
+                    .into_bytes(),
+            ),
+            "missing_field",
+        ),
+        4 => (
+            Some(
+                text.replacen("\"ts\":", "\"ts\":\"yesterday\",\"was\":", 1)
+                    .into_bytes(),
+            ),
+            "wrong_type",
+        ),
+        5 => (
+            Some(
+                text.replacen("\"version\":", "\"version\":-", 1)
+                    .into_bytes(),
+            ),
+            "negative_number",
+        ),
+        6 => (
+            Some(b"[\"not\", \"an\", \"object\"]".to_vec()),
+            "not_object",
+        ),
+        _ => (
+            Some(
+                text.replacen("\"product_id\":\"", "\"product_id\":\"\",\"x\":\"", 1)
+                    .into_bytes(),
+            ),
+            "empty_value",
+        ),
+    };
+    Message {
+        payload,
+        invalid: Some(code),
+        ..message
+    }
+}
+
+/// The messages of a whole publication: the catalog (unless skipped), then `stream` changes
+/// (unbounded when `None`), invalid ones mixed in at `invalid_ratio`. Deterministic for a
+/// seed and a start version, except `ts`, which `now` gives.
+pub fn messages<'a>(
+    catalog: &'a Catalog,
+    seed: u64,
+    start_version: u64,
+    include_catalog: bool,
+    stream: Option<Option<u64>>,
+    invalid_ratio: f64,
+    now: impl Fn() -> u64 + Clone + 'a,
+) -> impl Iterator<Item = Message> + 'a {
+    let mut versions = Versions::starting_after(start_version);
+    let catalog_events: Vec<Event> = if include_catalog {
+        catalog.events(&mut versions, now.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x1D_BAD);
+    let mut changes = ChangeStream::new(catalog, seed, Mix::default());
+    let (streaming, limit) = match stream {
+        Some(limit) => (true, limit),
+        None => (false, None),
+    };
+    let mut streamed = 0u64;
+    let mut rng2 = StdRng::seed_from_u64(seed ^ 0x5_7EA);
+    catalog_events
+        .into_iter()
+        .map(move |e| maybe_invalid(Message::valid(&e), invalid_ratio, &mut rng))
+        .chain(std::iter::from_fn(move || {
+            if !streaming || limit.is_some_and(|l| streamed >= l) || catalog.is_empty() {
+                return None;
+            }
+            streamed += 1;
+            let event = changes.next_event(versions.next(), now());
+            Some(maybe_invalid(
+                Message::valid(&event),
+                invalid_ratio,
+                &mut rng2,
+            ))
+        }))
+}
+
 /// A minimal RFC 4180 CSV parser (quoted fields, doubled quotes, newlines in quotes).
 pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
@@ -788,6 +916,50 @@ mod tests {
         assert!((800..1200).contains(&counts[1]), "{counts:?}");
         assert!((3700..4300).contains(&counts[2]), "{counts:?}");
         assert!((3700..4300).contains(&counts[3]), "{counts:?}");
+    }
+
+    fn payloads(seed: u64, ratio: f64) -> Vec<Message> {
+        let cat = Catalog::synthetic(seed, 300);
+        messages(&cat, seed, 1, true, Some(Some(2_000)), ratio, || 7).collect()
+    }
+
+    #[test]
+    fn publications_are_deterministic_for_a_seed() {
+        assert_eq!(payloads(5, 0.1), payloads(5, 0.1));
+        assert_ne!(payloads(5, 0.1), payloads(6, 0.1));
+        let cat = Catalog::synthetic(5, 300);
+        let n = messages(&cat, 5, 1, true, None, 0.0, || 7).count();
+        assert_eq!(
+            n,
+            cat.events(&mut Versions::starting_after(1), || 7).count()
+        );
+        assert_eq!(n as u64, cat.event_count());
+        assert_eq!(
+            messages(&cat, 5, 1, false, Some(Some(10)), 0.0, || 7).count(),
+            10
+        );
+    }
+
+    #[test]
+    fn invalid_ratio_is_respected_and_each_invalid_message_fails_as_labelled() {
+        let all = payloads(9, 0.2);
+        let invalid: Vec<&Message> = all.iter().filter(|m| m.invalid.is_some()).collect();
+        let share = invalid.len() as f64 / all.len() as f64;
+        assert!((0.17..0.23).contains(&share), "{share}");
+        let mut codes = std::collections::BTreeSet::new();
+        for m in &all {
+            let decoded = schemas::decode(m.kind, m.payload.as_deref());
+            match m.invalid {
+                None => assert!(decoded.is_ok(), "{decoded:?}"),
+                Some(code) => {
+                    let err = decoded.expect_err("labelled invalid");
+                    assert_eq!(err.code(), code, "{err}");
+                    codes.insert(code);
+                }
+            }
+        }
+        assert_eq!(codes.len(), 8, "every kind of mistake appears: {codes:?}");
+        assert!(payloads(9, 0.0).iter().all(|m| m.invalid.is_none()));
     }
 
     #[test]

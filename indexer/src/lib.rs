@@ -11,6 +11,7 @@
 //! - [`store`]: the data directory layout and index generations.
 //! - [`status`], [`metrics`], [`http`]: what operators see.
 //! - [`config`], [`run`]: the command line and the `run` command.
+//! - [`generate`], [`publish`]: the catalog generator and `indexer generate`.
 
 pub mod commit;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod merge;
 pub mod metrics;
 pub mod pipeline;
+pub mod publish;
 pub mod run;
 pub mod source;
 pub mod status;

@@ -17,6 +17,20 @@ fn main() -> anyhow::Result<()> {
             init_tracing(&config.args.log_format);
             indexer::run::run(config)?;
         }
+        Command::Generate(args) => {
+            init_tracing("text");
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            // Ctrl-C / SIGTERM: stop publishing, flush what was sent, exit 0.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::spawn(move || {
+                runtime.block_on(indexer::run::wait_for_signal());
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            indexer::publish::run(&args, stop)?;
+        }
     }
     Ok(())
 }

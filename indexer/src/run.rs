@@ -225,7 +225,8 @@ fn print_banner(brokers: &str, embedded: bool, http: std::net::SocketAddr, topic
     );
 }
 
-async fn wait_for_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
