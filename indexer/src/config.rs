@@ -23,11 +23,75 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size difference of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Consume the catalog topics, keep the index fresh and serve the HTTP API.
     Run(RunArgs),
     /// Publish a generated (or CSV-seeded) catalog, and optionally a stream of changes.
     Generate(GenerateArgs),
+    /// Ask a running indexer to rebuild its index from the Kafka log (blue/green, no downtime).
+    Reindex(ReindexArgs),
+    /// Rebuild the index of a data directory from the Kafka log, with the service stopped.
+    Rebuild(RebuildArgs),
+}
+
+/// `indexer reindex`.
+#[derive(Debug, Clone, Args)]
+pub struct ReindexArgs {
+    /// Base URL of the running indexer, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "INDEXER_URL", value_parser = parse_url)]
+    pub url: String,
+    /// The admin token the indexer was started with.
+    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_nonempty)]
+    pub token: String,
+    /// Follow the rebuild with a progress bar until it is done; exit non-zero if it fails.
+    #[arg(long)]
+    pub wait: bool,
+    /// Rebuild even though retention deleted the beginning of the log.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `indexer rebuild`.
+#[derive(Debug, Clone, Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Directory of the index to rebuild.
+    #[arg(long, env = "INDEXER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Consumer group name used for the cluster's bookkeeping (offsets are not committed).
+    #[arg(long, env = "INDEXER_GROUP_ID", default_value = "catalog-indexer-rebuild", value_parser = parse_nonempty)]
+    pub group_id: String,
+    /// Rebuild even though retention deleted the beginning of the log.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub indexing: IndexingArgs,
+}
+
+impl RebuildArgs {
+    fn validate(&self) -> Result<(), String> {
+        self.kafka.validate()?;
+        self.indexing.validate()?;
+        if self.kafka.brokers.is_none() {
+            return Err("--brokers is required: a rebuild replays the log of a cluster (the embedded broker starts empty)".to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn parse_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or("expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err("expected an http:// or https:// URL, e.g. http://127.0.0.1:8080".to_owned());
+    }
+    Ok(s.to_owned())
 }
 
 /// `indexer generate`.
@@ -184,6 +248,35 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_GROUP_ID", default_value = "catalog-indexer", value_parser = parse_nonempty)]
     pub group_id: String,
 
+    #[command(flatten)]
+    pub indexing: IndexingArgs,
+
+    /// How far behind the log the index may fall before /ready reports not ready
+    /// (e.g. `5s`, `1m`).
+    #[arg(long, env = "INDEXER_FRESHNESS_TARGET", default_value = "5s", value_parser = parse_duration)]
+    pub freshness_target: Duration,
+
+    #[command(flatten)]
+    pub search: SearchArgs,
+
+    /// Limit a reindex's replay to this many events per second (spares CPU for live
+    /// ingestion and searches); unlimited by default.
+    #[arg(long, env = "INDEXER_REINDEX_MAX_RATE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub reindex_max_rate: Option<u64>,
+
+    /// Token for the admin API (`Authorization: Bearer <token>`); admin routes are disabled
+    /// without it.
+    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_nonempty, hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "INDEXER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// How the index is written: commit cadence, budgets, threads, merging.
+#[derive(Debug, Clone, Args)]
+pub struct IndexingArgs {
     /// Commit (make changes searchable) at most this often, in milliseconds.
     #[arg(long, env = "INDEXER_COMMIT_INTERVAL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
@@ -224,18 +317,20 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_STATE_CACHE_ENTRIES", default_value_t = 500_000,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub state_cache_entries: u64,
+}
 
-    /// How far behind the log the index may fall before /ready reports not ready
-    /// (e.g. `5s`, `1m`).
-    #[arg(long, env = "INDEXER_FRESHNESS_TARGET", default_value = "5s", value_parser = parse_duration)]
-    pub freshness_target: Duration,
-
-    #[command(flatten)]
-    pub search: SearchArgs,
-
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "INDEXER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+impl IndexingArgs {
+    fn validate(&self) -> Result<(), String> {
+        if self.writer_memory_mb < 15 * self.indexing_threads {
+            return Err(format!(
+                "--writer-memory-mb must be at least 15 per indexing thread ({} threads need {} MiB), got {}",
+                self.indexing_threads,
+                15 * self.indexing_threads,
+                self.writer_memory_mb
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Settings of the search API.
@@ -352,19 +447,12 @@ impl RunArgs {
     pub fn validate(self) -> Result<RunConfig, String> {
         self.kafka.validate()?;
         self.search.validate()?;
-        if self.writer_memory_mb < 15 * self.indexing_threads {
-            return Err(format!(
-                "--writer-memory-mb must be at least 15 per indexing thread ({} threads need {} MiB), got {}",
-                self.indexing_threads,
-                15 * self.indexing_threads,
-                self.writer_memory_mb
-            ));
-        }
+        self.indexing.validate()?;
         if self.freshness_target < Duration::from_millis(100) {
             return Err("--freshness-target must be at least 100ms".to_owned());
         }
         Ok(RunConfig {
-            commit_interval: Duration::from_millis(self.commit_interval_ms),
+            commit_interval: Duration::from_millis(self.indexing.commit_interval_ms),
             args: self,
         })
     }
@@ -541,6 +629,8 @@ fn finish(command: &mut clap::Command, cli: Result<Cli, clap::Error>) -> Result<
     let checked = match &cli.command {
         Command::Run(args) => args.clone().validate().map(|_| ()),
         Command::Generate(args) => args.validate(),
+        Command::Rebuild(args) => args.validate(),
+        Command::Reindex(_) => Ok(()),
     };
     checked.map_err(|msg| command.error(ErrorKind::ValueValidation, msg))?;
     Ok(cli)
@@ -570,6 +660,42 @@ mod tests {
             Command::Run(run) => Ok(run),
             other => panic!("not run: {other:?}"),
         }
+    }
+
+    #[test]
+    fn reindex_and_rebuild_flags_are_validated() {
+        let parse =
+            |args: &[&str]| parse_from(std::iter::once("indexer").chain(args.iter().copied()));
+        let cli = parse(&["reindex", "--url", "http://h:1/", "--token", "t", "--wait"]).unwrap();
+        let Command::Reindex(r) = cli.command else {
+            panic!("not reindex")
+        };
+        assert_eq!((r.url.as_str(), r.wait), ("http://h:1", true));
+        for (args, needle) in [
+            (&["reindex", "--url", "h:1", "--token", "t"][..], "http://"),
+            (
+                &["reindex", "--url", "http://h:1", "--token", ""],
+                "must not be empty",
+            ),
+            (&["reindex", "--token", "t"], "--url"),
+            (
+                &["rebuild", "--data-dir", "/tmp/x"],
+                "--brokers is required",
+            ),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(needle), "{args:?}: {err}");
+        }
+        assert!(parse(&[
+            "rebuild",
+            "--brokers",
+            "b:1",
+            "--data-dir",
+            "/tmp/x",
+            "--force"
+        ])
+        .is_ok());
     }
 
     #[test]
@@ -637,7 +763,7 @@ mod tests {
         assert_eq!(r.kafka.brokers, None);
         assert_eq!(r.data_dir, PathBuf::from("./data"));
         assert_eq!(r.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(r.commit_interval_ms, 1000);
+        assert_eq!(r.indexing.commit_interval_ms, 1000);
         assert_eq!(
             r.kafka.event_topics(),
             [
@@ -706,7 +832,7 @@ mod tests {
         .unwrap();
         let path = file.path().to_str().unwrap();
         let r = run(&["run", "--config", path, "--group-id", "from-flag"]).unwrap();
-        assert_eq!(r.commit_interval_ms, 300);
+        assert_eq!(r.indexing.commit_interval_ms, 300);
         assert_eq!(r.group_id, "from-flag");
         assert_eq!(r.data_dir, PathBuf::from("/tmp/x"));
     }

@@ -25,6 +25,7 @@ pub struct AppState {
     pub api: ApiState,
     pub http_metrics: HttpMetrics,
     pub limits: query_api::HttpLimits,
+    pub admin: crate::admin::AdminState,
 }
 
 /// The whole HTTP application.
@@ -37,6 +38,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let routes = ops
         .merge(query_api::router(state.api.clone()))
+        .merge(crate::ui::routes())
+        .merge(crate::admin::routes(state.admin.clone()))
         .fallback(query_api::routes::not_found);
     query_api::harden::harden(routes, &state.limits)
         .layer(axum::middleware::from_fn_with_state(

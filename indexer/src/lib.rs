@@ -7,12 +7,15 @@
 //! - [`writer`]: applies events to states and commits changed products to Tantivy.
 //! - [`commit`]: the commit protocol (offsets in the Tantivy commit payload: exactly once).
 //! - [`dlq`]: the dead-letter topic for invalid events.
-//! - [`pipeline`]: wires source and writer, restarts them after failures.
+//! - [`pipeline`]: wires source and writer, restarts them after failures, pauses them for
+//!   a reindex.
+//! - [`reindex`]: blue/green rebuilds from the Kafka log and the zero-downtime swap.
 //! - [`store`]: the data directory layout and index generations.
 //! - [`status`], [`metrics`], [`http`]: what operators see.
 //! - [`config`], [`run`]: the command line and the `run` command.
 //! - [`generate`], [`publish`]: the catalog generator and `indexer generate`.
 
+pub mod admin;
 pub mod commit;
 pub mod config;
 pub mod dlq;
@@ -23,8 +26,10 @@ pub mod merge;
 pub mod metrics;
 pub mod pipeline;
 pub mod publish;
+pub mod reindex;
 pub mod run;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod ui;
 pub mod writer;

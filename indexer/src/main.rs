@@ -31,7 +31,41 @@ fn main() -> anyhow::Result<()> {
             });
             indexer::publish::run(&args, stop)?;
         }
+        Command::Reindex(args) => {
+            init_tracing("text");
+            indexer::admin::reindex_client(&args.url, &args.token, args.wait, args.force)?;
+        }
+        Command::Rebuild(args) => {
+            init_tracing("text");
+            rebuild(&args)?;
+        }
     }
+    Ok(())
+}
+
+fn rebuild(args: &indexer::config::RebuildArgs) -> anyhow::Result<()> {
+    let store = indexer::store::IndexStore::new(&args.data_dir)?;
+    let _lock = indexer::run::lock_data_dir(&store)?;
+    let settings = indexer::run::pipeline_settings(
+        &args.indexing,
+        &args.kafka,
+        args.kafka.brokers.clone().unwrap_or_default(),
+        &args.group_id,
+    );
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} rebuilding {bar:40} {pos}/{len} events ({per_sec})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let path =
+        indexer::reindex::rebuild_offline(&settings, &args.data_dir, args.force, |done, left| {
+            bar.set_length(done + left.max(0) as u64);
+            bar.set_position(done);
+        })?;
+    bar.finish_and_clear();
+    eprintln!("rebuilt {}", path.display());
     Ok(())
 }
 

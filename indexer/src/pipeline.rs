@@ -2,11 +2,12 @@
 //! running: a failed pipeline is torn down and started again from the last index commit, with
 //! backoff, while the HTTP API keeps serving the index.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use query_api::SharedIndex;
+use query_api::{LiveIndex, SharedIndex};
 
 use crate::dlq::{DeadLetters, DlqError};
 use crate::metrics::Metrics;
@@ -50,6 +51,187 @@ pub struct PipelineSettings {
     pub indexing_threads: usize,
     pub merge_deletes_ratio: f32,
     pub merge_min_segments: usize,
+    /// Consume at most this many events per second (rebuilds only).
+    pub max_rate: Option<u64>,
+}
+
+/// Pausing and resuming the live pipeline (a reindex hands the index over while it is
+/// paused). The supervisor checks the mode before each incarnation; a pause raises the
+/// running incarnation's stop flag, which ends it with a final commit.
+#[derive(Default)]
+pub struct Control {
+    mode: Mutex<Mode>,
+    changed: Condvar,
+    pause_flag: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Mode {
+    #[default]
+    Running,
+    Pausing,
+    Paused,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the live pipeline did not pause within {0:?}")]
+pub struct PauseTimeout(Duration);
+
+impl Control {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mode> {
+        self.mode
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stops the live pipeline after a final commit and waits until it has stopped.
+    pub fn pause(&self, timeout: Duration) -> Result<(), PauseTimeout> {
+        let mut mode = self.lock();
+        if *mode == Mode::Running {
+            *mode = Mode::Pausing;
+            self.pause_flag.store(true, Ordering::Relaxed);
+        }
+        let (mode, result) = self
+            .changed
+            .wait_timeout_while(mode, timeout, |m| *m != Mode::Paused)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if result.timed_out() && *mode != Mode::Paused {
+            return Err(PauseTimeout(timeout));
+        }
+        Ok(())
+    }
+
+    /// Lets the live pipeline run again (on whatever index is current then).
+    pub fn resume(&self) {
+        let mut mode = self.lock();
+        *mode = Mode::Running;
+        self.changed.notify_all();
+    }
+
+    fn pause_requested(&self) -> bool {
+        self.pause_flag.load(Ordering::Relaxed)
+    }
+
+    /// Called by the supervisor between incarnations: returns once running is allowed (or
+    /// at shutdown). Resets the pause flag for the next incarnation.
+    fn wait_until_running(&self, shutdown: &AtomicBool) {
+        let mut mode = self.lock();
+        while *mode != Mode::Running && !shutdown.load(Ordering::Relaxed) {
+            if *mode == Mode::Pausing {
+                *mode = Mode::Paused;
+                self.changed.notify_all();
+                tracing::info!("ingestion paused");
+            }
+            mode = self
+                .changed
+                .wait_timeout(mode, Duration::from_millis(100))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        self.pause_flag.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What one run of the stages does besides indexing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageOptions {
+    /// Send invalid events to the dead-letter topic (the live pipeline; a rebuild only counts
+    /// them: they were dead-lettered when first consumed).
+    pub dead_letters: bool,
+    /// Mirror committed offsets to the consumer group (the live pipeline only).
+    pub mirror_group: bool,
+    /// Record freshness (the live pipeline only).
+    pub record_freshness: bool,
+}
+
+impl StageOptions {
+    pub const LIVE: StageOptions = StageOptions {
+        dead_letters: true,
+        mirror_group: true,
+        record_freshness: true,
+    };
+    pub const REBUILD: StageOptions = StageOptions {
+        dead_letters: false,
+        mirror_group: false,
+        record_freshness: false,
+    };
+}
+
+/// Runs a source thread and a writer on `live`, from `positions` (earliest for partitions
+/// not in it), until one of `stop` is raised (then commits what it has and returns Ok) or a
+/// failure (Err; nothing past the last commit is kept). `abort` interrupts retries that
+/// would otherwise block (dead-letter delivery).
+#[allow(clippy::too_many_arguments)]
+pub fn run_stage(
+    s: &PipelineSettings,
+    live: Arc<LiveIndex>,
+    positions: BTreeMap<(String, i32), i64>,
+    status: Arc<Status>,
+    metrics: Metrics,
+    stop: Vec<Arc<AtomicBool>>,
+    abort: Arc<AtomicBool>,
+    options: StageOptions,
+) -> Result<(), PipelineError> {
+    let index_writer = live
+        .index
+        .writer_with_num_threads(s.indexing_threads, s.writer_memory_bytes)
+        .map_err(PipelineError::OpenWriter)?;
+    index_writer.set_merge_policy(Box::new(store::merge_policy(
+        s.merge_deletes_ratio,
+        s.merge_min_segments,
+    )));
+    let dlq = if options.dead_letters {
+        Some(DeadLetters::new(
+            &s.brokers,
+            &s.topics.dlq,
+            &s.kafka_properties,
+        )?)
+    } else {
+        None
+    };
+    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+    let done = Arc::new(AtomicBool::new(false));
+    let mut flags = stop;
+    flags.push(done.clone());
+    let source = KafkaSource::new(
+        &consumer_config(&s.brokers, &s.group_id, &s.kafka_properties),
+        s.topics.clone(),
+        status.clone(),
+        positions.clone(),
+        tx,
+        flags,
+    )
+    .map_err(PipelineError::Consumer)?
+    .with_max_rate(s.max_rate);
+    let group = options.mirror_group.then(|| source.group_committer());
+    let source_thread = std::thread::Builder::new()
+        .name("kafka-source".to_owned())
+        .spawn(move || source.run())
+        .map_err(PipelineError::Thread)?;
+    let mut writer_config = s.writer.clone();
+    if !options.record_freshness {
+        writer_config.record_freshness = false;
+    }
+    let mut writer = Writer::new(
+        writer_config,
+        live,
+        index_writer,
+        s.topics.clone(),
+        positions,
+        status.clone(),
+        metrics,
+        dlq,
+        group,
+        abort,
+    );
+    writer.publish_index_status(None)?;
+    status.set_pipeline_running(true);
+    let result = writer.run(rx);
+    done.store(true, Ordering::Relaxed);
+    let joined = source_thread.join();
+    result?;
+    joined.map_err(|_| PipelineError::SourcePanicked)?;
+    Ok(())
 }
 
 pub struct Pipeline {
@@ -59,13 +241,19 @@ pub struct Pipeline {
     pub metrics: Metrics,
     /// Raised once, when the process stops.
     pub shutdown: Arc<AtomicBool>,
+    pub control: Arc<Control>,
 }
 
 impl Pipeline {
-    /// Runs pipelines until shutdown, restarting failed ones with exponential backoff.
+    /// Runs pipelines until shutdown, restarting failed ones with exponential backoff, and
+    /// holding while paused.
     pub fn supervise(&self) {
         let mut backoff = Duration::from_millis(500);
-        while !self.shutdown.load(Ordering::Relaxed) {
+        loop {
+            self.control.wait_until_running(&self.shutdown);
+            if self.shutdown.load(Ordering::Relaxed) {
+                break;
+            }
             match self.run_once() {
                 Ok(()) => backoff = Duration::from_millis(500),
                 Err(e) => {
@@ -83,16 +271,18 @@ impl Pipeline {
     fn sleep(&self, duration: Duration) {
         let step = Duration::from_millis(50);
         let mut left = duration;
-        while !left.is_zero() && !self.shutdown.load(Ordering::Relaxed) {
+        while !left.is_zero()
+            && !self.shutdown.load(Ordering::Relaxed)
+            && !self.control.pause_requested()
+        {
             std::thread::sleep(step.min(left));
             left = left.saturating_sub(step);
         }
     }
 
-    /// One incarnation: resume from the live index's last commit, run until shutdown (Ok,
-    /// after a final commit) or a failure (Err, nothing past the last commit kept).
+    /// One incarnation: resume from the live index's last commit, run until shutdown or a
+    /// pause (Ok, after a final commit) or a failure (Err, nothing past the last commit kept).
     pub fn run_once(&self) -> Result<(), PipelineError> {
-        let s = &self.settings;
         let live = self.index.current();
         let path = live.path.clone().unwrap_or_default();
         let payload = store::read_payload(&live.index, &path)?;
@@ -103,59 +293,28 @@ impl Pipeline {
             self.status.add_partition(topic, *partition, *next);
         }
         self.status.set_committed(&positions);
-
-        let index_writer = live
-            .index
-            .writer_with_num_threads(s.indexing_threads, s.writer_memory_bytes)
-            .map_err(PipelineError::OpenWriter)?;
-        index_writer.set_merge_policy(Box::new(store::merge_policy(
-            s.merge_deletes_ratio,
-            s.merge_min_segments,
-        )));
-
-        let dlq = DeadLetters::new(&s.brokers, &s.topics.dlq, &s.kafka_properties)?;
-        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-        let stop = Arc::new(AtomicBool::new(false));
-        let source = KafkaSource::new(
-            &consumer_config(&s.brokers, &s.group_id, &s.kafka_properties),
-            s.topics.clone(),
-            self.status.clone(),
-            positions.clone(),
-            tx,
-            vec![self.shutdown.clone(), stop.clone()],
-        )
-        .map_err(PipelineError::Consumer)?;
-        let group = source.group_committer();
-        let source_thread = std::thread::Builder::new()
-            .name("kafka-source".to_owned())
-            .spawn(move || source.run())
-            .map_err(PipelineError::Thread)?;
-
-        let mut writer_config = s.writer.clone();
-        writer_config.observe_backlog_freshness = resumed;
-        let mut writer = Writer::new(
-            writer_config,
-            live,
-            index_writer,
-            s.topics.clone(),
-            positions,
-            self.status.clone(),
-            self.metrics.clone(),
-            dlq,
-            Some(group),
-            self.shutdown.clone(),
-        );
-        writer.publish_index_status(None)?;
         if let Some(at) = last_commit_ms {
             self.status.update_index(|s| s.last_commit_ms = at);
         }
-        self.status.set_pipeline_running(true);
-        tracing::info!(resumed, "ingestion pipeline started");
-        let result = writer.run(rx);
-        stop.store(true, Ordering::Relaxed);
-        let joined = source_thread.join();
-        result?;
-        joined.map_err(|_| PipelineError::SourcePanicked)?;
+        let generation = live.generation;
+        let shown = path.display().to_string();
+        self.status.update_index(|s| {
+            s.generation = generation;
+            s.path = shown;
+        });
+        let mut settings = self.settings.clone();
+        settings.writer.observe_backlog_freshness = resumed;
+        tracing::info!(resumed, generation, "ingestion pipeline started");
+        run_stage(
+            &settings,
+            live,
+            positions,
+            self.status.clone(),
+            self.metrics.clone(),
+            vec![self.shutdown.clone(), self.control.pause_flag.clone()],
+            self.shutdown.clone(),
+            StageOptions::LIVE,
+        )?;
         tracing::info!("ingestion pipeline stopped");
         Ok(())
     }

@@ -12,7 +12,9 @@ use query_api::{ApiState, LiveIndex, SharedIndex};
 use schemas::IndexFields;
 use tantivy::ReloadPolicy;
 
-use crate::config::RunConfig;
+use std::time::Duration;
+
+use crate::config::{IndexingArgs, KafkaArgs, RunConfig};
 use crate::http::{app, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineSettings};
@@ -96,8 +98,36 @@ pub fn open_live_index(store: &IndexStore) -> Result<LiveIndex, RunError> {
         reader,
         path: Some(opened.path),
         generation,
-        on_drop: None,
+        retired: std::sync::Mutex::new(None),
     })
+}
+
+/// The pipeline settings of a command's flags.
+pub fn pipeline_settings(
+    indexing: &IndexingArgs,
+    kafka: &KafkaArgs,
+    brokers: String,
+    group_id: &str,
+) -> PipelineSettings {
+    PipelineSettings {
+        brokers,
+        group_id: group_id.to_owned(),
+        kafka_properties: kafka.kafka_properties.clone(),
+        topics: Topics::from_args(kafka),
+        writer: WriterConfig {
+            commit_interval: Duration::from_millis(indexing.commit_interval_ms),
+            max_docs_per_commit: indexing.max_docs_per_commit as usize,
+            max_pending_bytes: (indexing.max_pending_mb as usize) << 20,
+            state_cache_entries: indexing.state_cache_entries as usize,
+            observe_backlog_freshness: true,
+            record_freshness: true,
+        },
+        writer_memory_bytes: (indexing.writer_memory_mb as usize) << 20,
+        indexing_threads: indexing.indexing_threads as usize,
+        merge_deletes_ratio: indexing.merge_deletes_ratio,
+        merge_min_segments: indexing.merge_min_segments as usize,
+        max_rate: None,
+    }
 }
 
 /// Runs the service until a stop signal.
@@ -143,28 +173,24 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
     let shutdown = Arc::new(AtomicBool::new(false));
 
     let pipeline = Pipeline {
-        settings: PipelineSettings {
-            brokers: brokers.clone(),
-            group_id: args.group_id.clone(),
-            kafka_properties: args.kafka.kafka_properties.clone(),
-            topics: topics.clone(),
-            writer: WriterConfig {
-                commit_interval: config.commit_interval,
-                max_docs_per_commit: args.max_docs_per_commit as usize,
-                max_pending_bytes: (args.max_pending_mb as usize) << 20,
-                state_cache_entries: args.state_cache_entries as usize,
-                observe_backlog_freshness: true,
-            },
-            writer_memory_bytes: (args.writer_memory_mb as usize) << 20,
-            indexing_threads: args.indexing_threads as usize,
-            merge_deletes_ratio: args.merge_deletes_ratio,
-            merge_min_segments: args.merge_min_segments as usize,
-        },
+        settings: pipeline_settings(&args.indexing, &args.kafka, brokers.clone(), &args.group_id),
         index: index.clone(),
         status: status.clone(),
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
+        control: Arc::new(crate::pipeline::Control::default()),
     };
+    let mut rebuild_settings = pipeline.settings.clone();
+    rebuild_settings.max_rate = args.reindex_max_rate;
+    let reindexer = Arc::new(crate::reindex::Reindexer::new(
+        rebuild_settings,
+        store.clone(),
+        index.clone(),
+        status.clone(),
+        pipeline.control.clone(),
+        shutdown.clone(),
+        crate::reindex::ReindexMetrics::new(&mut registry),
+    ));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -179,6 +205,10 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
         api: ApiState::new(index, args.search.settings()),
         http_metrics,
         limits: args.search.limits(),
+        admin: crate::admin::AdminState {
+            token: args.admin_token.as_deref().map(Arc::from),
+            reindexer,
+        },
     };
     let listen = args.listen;
     let is_embedded = embedded.is_some();

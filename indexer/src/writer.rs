@@ -54,6 +54,8 @@ pub struct WriterConfig {
     /// Record freshness of events produced before the pipeline started (false on a brand-new
     /// index, whose initial load is not "changes waiting to become searchable").
     pub observe_backlog_freshness: bool,
+    /// Record freshness at all (false for a rebuild: replayed events are not changes).
+    pub record_freshness: bool,
 }
 
 /// A freshness sample: the event's source `ts` and its Kafka timestamp.
@@ -81,7 +83,7 @@ pub struct Writer {
     metrics: Metrics,
     /// `[kind][outcome]` counters, resolved once.
     counters: Vec<[Counter; 4]>,
-    dlq: DeadLetters,
+    dlq: Option<DeadLetters>,
     group: Option<GroupCommitter>,
     shutdown: Arc<AtomicBool>,
     pending: HashMap<String, ProductState>,
@@ -111,7 +113,7 @@ impl Writer {
         positions: BTreeMap<(String, i32), i64>,
         status: Arc<Status>,
         metrics: Metrics,
-        dlq: DeadLetters,
+        dlq: Option<DeadLetters>,
         group: Option<GroupCommitter>,
         shutdown: Arc<AtomicBool>,
     ) -> Writer {
@@ -194,7 +196,9 @@ impl Writer {
     }
 
     pub fn has_changes(&self) -> bool {
-        !self.pending.is_empty() || self.positions_changed || self.dlq.pending() > 0
+        !self.pending.is_empty()
+            || self.positions_changed
+            || self.dlq.as_ref().is_some_and(|d| d.pending() > 0)
     }
 
     fn budget_trigger(&self) -> Option<CommitTrigger> {
@@ -248,14 +252,16 @@ impl Writer {
                 tracing::debug!(topic = %topic, partition = record.partition, offset = record.offset, error = %invalid.error, "invalid event sent to the dead-letter topic");
                 self.counters[k][2].inc();
                 self.status.counters.invalid.fetch_add(1, Ordering::Relaxed);
-                self.dlq.send(DeadLetter::new(
-                    &topic,
-                    record.partition,
-                    record.offset,
-                    record.kafka_ts_ms,
-                    record.kind,
-                    invalid,
-                ));
+                if let Some(dlq) = &mut self.dlq {
+                    dlq.send(DeadLetter::new(
+                        &topic,
+                        record.partition,
+                        record.offset,
+                        record.kafka_ts_ms,
+                        record.kind,
+                        invalid,
+                    ));
+                }
             }
         }
         self.positions
@@ -301,7 +307,11 @@ impl Writer {
             self.index_writer.run(ops)?;
         }
         let built = started.elapsed();
-        let dead_letters_by_topic = match self.dlq.confirm(&self.shutdown) {
+        let confirmed = match &mut self.dlq {
+            Some(dlq) => dlq.confirm(&self.shutdown),
+            None => Ok(BTreeMap::new()),
+        };
+        let dead_letters_by_topic = match confirmed {
             Ok(n) => n,
             Err(e) => {
                 // Nothing of this interval may be committed past an unconfirmed dead letter:
@@ -402,6 +412,10 @@ impl Writer {
     }
 
     fn observe_freshness(&mut self, searchable_ms: u64) {
+        if !self.config.record_freshness {
+            self.samples.clear();
+            return;
+        }
         let backlog_floor = (!self.config.observe_backlog_freshness).then_some(self.started_ms);
         let mut pairs = Vec::with_capacity(self.samples.len());
         for s in self.samples.drain(..) {

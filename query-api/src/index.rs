@@ -7,7 +7,7 @@
 //! until they finish; new ones get the new index. Nothing in between is ever visible.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use schemas::{IndexFields, ProductDocument, ProductState};
@@ -25,14 +25,25 @@ pub struct LiveIndex {
     pub path: Option<PathBuf>,
     /// Increases with every swap; tells apart the index generations.
     pub generation: u64,
-    /// Runs when the last user of this index lets go of it (deletes a swapped-out index).
-    pub on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+    /// Set when the index was swapped out: its directory, deleted when the last request
+    /// holding this index finishes.
+    pub retired: Mutex<Option<PathBuf>>,
 }
 
 impl Drop for LiveIndex {
     fn drop(&mut self) {
-        if let Some(f) = self.on_drop.take() {
-            f();
+        let retired = self
+            .retired
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(path) = retired {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(path = %path.display(), "swapped-out index deleted"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot delete a swapped-out index; it is removed at the next start")
+                }
+            }
         }
     }
 }
@@ -47,6 +58,34 @@ impl std::fmt::Debug for LiveIndex {
 }
 
 impl LiveIndex {
+    /// An index to serve, without a directory to delete.
+    pub fn new(
+        index: Index,
+        reader: IndexReader,
+        fields: IndexFields,
+        path: Option<PathBuf>,
+        generation: u64,
+    ) -> LiveIndex {
+        LiveIndex {
+            index,
+            reader,
+            fields,
+            path,
+            generation,
+            retired: Mutex::new(None),
+        }
+    }
+
+    /// Deletes this index's directory once nothing uses the index any more.
+    pub fn retire(&self) {
+        if let Some(path) = &self.path {
+            *self
+                .retired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(path.clone());
+        }
+    }
+
     /// The query matching the visible product with this id.
     pub fn product_query(&self, product_id: &str) -> BooleanQuery {
         let f = &self.fields;
@@ -117,7 +156,7 @@ impl SharedIndex {
     }
 
     /// Makes `index` the current one; returns the previous one.
-    pub fn swap(&self, index: LiveIndex) -> Arc<LiveIndex> {
-        self.0.swap(Arc::new(index))
+    pub fn swap(&self, index: Arc<LiveIndex>) -> Arc<LiveIndex> {
+        self.0.swap(index)
     }
 }

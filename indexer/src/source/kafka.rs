@@ -31,6 +31,8 @@ use crate::status::Status;
 
 /// Largest batch handed to the writer at once.
 const MAX_BATCH_RECORDS: usize = 4096;
+/// Smaller batches when throttled, so the rate is smooth.
+const THROTTLED_BATCH_RECORDS: usize = 256;
 /// Largest payload volume of one batch.
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// How often partitions are rediscovered once all topics were found.
@@ -141,6 +143,8 @@ pub struct KafkaSource {
     tx: Sender<Batch>,
     /// The source stops when any of these is raised.
     stop: Vec<Arc<AtomicBool>>,
+    /// At most this many messages per second (a rebuild's throttle), `None` for no limit.
+    max_rate: Option<u64>,
 }
 
 impl KafkaSource {
@@ -163,7 +167,14 @@ impl KafkaSource {
             missing_topics: HashSet::new(),
             tx,
             stop,
+            max_rate: None,
         })
+    }
+
+    /// Limits the consume rate (a throttled rebuild).
+    pub fn with_max_rate(mut self, max_rate: Option<u64>) -> KafkaSource {
+        self.max_rate = max_rate.filter(|r| *r > 0);
+        self
     }
 
     pub fn group_committer(&self) -> GroupCommitter {
@@ -175,6 +186,8 @@ impl KafkaSource {
     /// Polls until shutdown is requested or the writer goes away.
     pub fn run(mut self) {
         let mut next_refresh = Instant::now();
+        let started = Instant::now();
+        let mut consumed = 0u64;
         loop {
             if self.stopping() {
                 tracing::debug!("source stopping");
@@ -190,8 +203,15 @@ impl KafkaSource {
                     };
             }
             let batch = self.poll_batch(Duration::from_millis(100));
+            consumed += batch.len() as u64;
             if !batch.is_empty() && !self.send(batch) {
                 return;
+            }
+            if let Some(rate) = self.max_rate {
+                let due = started + Duration::from_secs_f64(consumed as f64 / rate as f64);
+                while Instant::now() < due && !self.stopping() {
+                    std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+                }
             }
         }
     }
@@ -223,7 +243,12 @@ impl KafkaSource {
         let mut batch = Vec::new();
         let mut bytes = 0usize;
         let mut timeout = wait;
-        while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+        let max_records = if self.max_rate.is_some() {
+            THROTTLED_BATCH_RECORDS
+        } else {
+            MAX_BATCH_RECORDS
+        };
+        while batch.len() < max_records && bytes < MAX_BATCH_BYTES {
             match self.consumer.poll(timeout) {
                 None => break,
                 Some(Ok(message)) => {
@@ -362,4 +387,24 @@ impl KafkaSource {
             Err(e) => tracing::warn!(error = %e, "partition assignment failed; will retry"),
         }
     }
+}
+
+/// Log start and end offsets of every partition of `topics`, asked of the cluster.
+pub fn log_bounds(
+    config: &ClientConfig,
+    topics: &[String],
+    timeout: Duration,
+) -> KafkaResult<BTreeMap<(String, i32), (i64, i64)>> {
+    let consumer: BaseConsumer = config.create()?;
+    let mut out = BTreeMap::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+                out.insert((topic.clone(), p.id()), (low, high));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -4,4 +4,5 @@
 
 mod common;
 mod ingestion;
+mod reindex;
 mod search;

@@ -250,7 +250,7 @@ pub fn live_index() -> LiveIndex {
         fields,
         path: None,
         generation: 1,
-        on_drop: None,
+        retired: std::sync::Mutex::new(None),
     }
 }
 

@@ -1,0 +1,268 @@
+//! Admin API (`/admin/reindex`) and the `indexer reindex` client.
+//!
+//! Admin routes require `Authorization: Bearer <token>`, the token of `--admin-token` /
+//! `INDEXER_ADMIN_TOKEN`, compared in constant time. Without a configured token they are
+//! disabled (404 `disabled`). CORS never applies to them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use query_api::ApiError;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::reindex::{ReindexError, ReindexReport, Reindexer};
+
+#[derive(Clone)]
+pub struct AdminState {
+    /// `None`: admin routes disabled.
+    pub token: Option<Arc<str>>,
+    pub reindexer: Arc<Reindexer>,
+}
+
+/// Checks the bearer token.
+async fn authorize(
+    State(token): State<Option<Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = token else {
+        return ApiError::Disabled(
+            "admin routes are disabled: start the indexer with --admin-token (or INDEXER_ADMIN_TOKEN)".to_owned(),
+        )
+        .into_response();
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())));
+    if !ok {
+        let mut response = ApiError::Unauthorized(
+            "missing or wrong admin token: send Authorization: Bearer <token>".to_owned(),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return response;
+    }
+    next.run(request).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRequest {
+    #[serde(default)]
+    force: bool,
+}
+
+fn start_request(query: Option<&str>, body: &Bytes) -> Result<StartRequest, ApiError> {
+    let mut request = if body.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::InvalidParameter(format!(
+                "the body must be empty or a JSON object like {{\"force\": true}}: {e}"
+            ))
+        })?
+    };
+    for (k, v) in query_api::params::pairs(query) {
+        match (k.as_str(), v.as_str()) {
+            ("force", "true") => request.force = true,
+            ("force", "false") => request.force = false,
+            ("force", other) => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "force must be true or false, got {other:?}"
+                )))
+            }
+            (other, _) => {
+                return Err(ApiError::UnknownParameter(format!(
+                    "unknown parameter {other:?}; POST /admin/reindex accepts force"
+                )))
+            }
+        }
+    }
+    Ok(request)
+}
+
+/// `POST /admin/reindex`: starts a rebuild (202), or 409 when one runs.
+async fn start(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ReindexReport>), ApiError> {
+    let request = start_request(query.as_deref(), &body)?;
+    let reindexer = state.reindexer.clone();
+    match tokio::task::spawn_blocking(move || reindexer.start(request.force)).await? {
+        Ok(report) => Ok((StatusCode::ACCEPTED, Json(report))),
+        Err(ReindexError::AlreadyRunning(state)) => Err(ApiError::Conflict(format!(
+            "a reindex is already running ({state}); GET /admin/reindex shows its progress"
+        ))),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// `GET /admin/reindex`: state and progress of the current or last rebuild.
+async fn report(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ReindexReport>, ApiError> {
+    if let Some((k, _)) = query_api::params::pairs(query.as_deref()).first() {
+        return Err(ApiError::UnknownParameter(format!(
+            "unknown parameter {k:?}; GET /admin/reindex takes none"
+        )));
+    }
+    Ok(Json(state.reindexer.report()))
+}
+
+/// The admin routes.
+pub fn routes(state: AdminState) -> Router {
+    Router::new()
+        .route("/admin/reindex", get(report).post(start))
+        .route_layer(middleware::from_fn_with_state(
+            state.token.clone(),
+            authorize,
+        ))
+        .with_state(state)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach {url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("{status}: {message}")]
+    Api { status: u16, message: String },
+    #[error("the reindex failed: {0}")]
+    Failed(String),
+}
+
+/// `indexer reindex`: starts a rebuild through the admin API and, with `wait`, follows it
+/// with a progress bar until it is done (Ok) or failed (Err).
+pub fn reindex_client(
+    url: &str,
+    token: &str,
+    wait: bool,
+    force: bool,
+) -> Result<ReindexReport, ClientError> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|source| ClientError::Http {
+            url: url.to_owned(),
+            source,
+        })?;
+    let base = url.trim_end_matches('/');
+    let endpoint = format!("{base}/admin/reindex");
+    let call = |request: reqwest::blocking::RequestBuilder| -> Result<ReindexReport, ClientError> {
+        let response = request
+            .bearer_auth(token)
+            .send()
+            .map_err(|source| ClientError::Http {
+                url: endpoint.clone(),
+                source,
+            })?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().unwrap_or_default();
+        if status >= 300 {
+            let message = body["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| body.to_string());
+            return Err(ClientError::Api { status, message });
+        }
+        serde_json::from_value(body).map_err(|e| ClientError::Api {
+            status,
+            message: format!("unexpected answer: {e}"),
+        })
+    };
+    let body = if force { r#"{"force": true}"# } else { "" };
+    let mut report = call(client.post(&endpoint).body(body))?;
+    eprintln!(
+        "reindex started: building {}",
+        report.generation.clone().unwrap_or_default()
+    );
+    if !wait {
+        return Ok(report);
+    }
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {bar:40} {pos}/{len} events")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        report = call(client.get(&endpoint))?;
+        let p = &report.progress;
+        bar.set_length((p.events_replayed + p.remaining_events.max(0) as u64).max(1));
+        bar.set_position(p.events_replayed);
+        bar.set_message(format!(
+            "{} {:.0} events/s",
+            report.state.as_str(),
+            p.events_per_second
+        ));
+        match report.state {
+            crate::reindex::ReindexState::Done => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "reindex done: {} events replayed into {}",
+                    p.events_replayed,
+                    report.generation.clone().unwrap_or_default()
+                );
+                return Ok(report);
+            }
+            crate::reindex::ReindexState::Failed | crate::reindex::ReindexState::Idle => {
+                bar.finish_and_clear();
+                return Err(ClientError::Failed(
+                    report
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "unknown error".to_owned()),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_requests_accept_empty_json_or_query() {
+        assert!(!start_request(None, &Bytes::new()).unwrap().force);
+        assert!(
+            start_request(None, &Bytes::from_static(b"{\"force\": true}"))
+                .unwrap()
+                .force
+        );
+        assert!(
+            start_request(Some("force=true"), &Bytes::new())
+                .unwrap()
+                .force
+        );
+        assert!(matches!(
+            start_request(None, &Bytes::from_static(b"{\"forse\": true}")),
+            Err(ApiError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            start_request(Some("force=yes"), &Bytes::new()),
+            Err(ApiError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            start_request(Some("now=1"), &Bytes::new()),
+            Err(ApiError::UnknownParameter(_))
+        ));
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Search benchmark: a catalog of PRODUCTS products (default 1M) on the embedded broker,
+# changes streaming at STREAM_RATE events/s (default 5000) while wrk drives typical 1-3 word
+# queries with facets at increasing concurrency. Prints QPS and latency percentiles per level,
+# next to the HTTP ceiling (GET /health through the same server) of the same run.
+# Usage: scripts/bench-search.sh [PRODUCTS] [STREAM_RATE] [SECONDS_PER_LEVEL]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRODUCTS=${1:-1000000}
+STREAM_RATE=${2:-5000}
+SECONDS_PER_LEVEL=${3:-20}
+command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
+cargo build --release -p indexer --bin indexer
+BIN=target/release/indexer
+DATA=$(mktemp -d)
+OUT=$(mktemp)
+cleanup() { kill "$GEN" "$IDX" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DATA" "$OUT"; }
+trap cleanup EXIT
+"$BIN" run --data-dir "$DATA" --listen 127.0.0.1:0 --embedded-partitions 16 >"$OUT" 2>"$DATA.log" &
+IDX=$!
+GEN=
+until grep -q "indexer listening on" "$OUT"; do sleep 0.2; done
+URL=$(grep -o "http://[0-9.:]*" "$OUT" | head -1)
+BROKERS=$(grep -o "in-memory): [0-9.:]*" "$OUT" | awk '{print $NF}')
+echo "# search benchmark: $PRODUCTS products, $STREAM_RATE events/s streaming, $(nproc) cores"
+status() { curl -s "$URL/status"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+START=$(date +%s)
+"$BIN" generate --brokers "$BROKERS" --products "$PRODUCTS" --rate 60000 --start-version 1 2>/dev/null
+until [ "$(status | field "d['kafka']['total_lag']")" = "0" ]; do sleep 2; done
+echo "catalog loaded and indexed in $(( $(date +%s) - START ))s: $(status | field "d['index']['docs']") products, $(status | field "d['index']['segments']") segments, indexer RSS $(ps -o rss= -p $IDX | awk '{printf "%.0f MiB", $1/1024}')"
+"$BIN" generate --brokers "$BROKERS" --products "$PRODUCTS" --no-catalog --stream --rate "$STREAM_RATE" --start-version 1000000000000 2>/dev/null &
+GEN=$!
+sleep 5
+H=${URL#http://}
+echo "| concurrency | search QPS | p50 ms | p90 ms | p99 ms | max ms | errors | /health QPS (ceiling) | /health p99 ms |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for C in 1 2 4 8 16 32; do
+  T=$(( C < 2 ? 1 : 2 ))
+  S=$(wrk -t"$T" -c"$C" -d"${SECONDS_PER_LEVEL}s" --latency -s scripts/bench/search.lua "http://$H" | grep RESULT)
+  K=$(wrk -t"$T" -c"$C" -d5s --latency -s scripts/bench/health.lua "http://$H/health" | grep RESULT)
+  get() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
+  echo "| $C | $(get "$S" rps) | $(get "$S" p50_ms) | $(get "$S" p90_ms) | $(get "$S" p99_ms) | $(get "$S" max_ms) | $(( $(get "$S" errors) + $(get "$S" non2xx) )) | $(get "$K" rps) | $(get "$K" p99_ms) |"
+done
+echo "during the run: $(status | field "'freshness p99 (1m) %s ms, lag %s, docs %s, segments %s' % (d['freshness']['source']['last_1m'] and d['freshness']['source']['last_1m']['p99_ms'], d['kafka']['total_lag'], d['index']['docs'], d['index']['segments'])")"
