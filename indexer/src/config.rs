@@ -105,6 +105,11 @@ pub struct GenerateArgs {
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub products: u64,
 
+    /// Offers per product, at most (1 to 5; each product gets 1 to this many).
+    #[arg(long, env = "INDEXER_MAX_OFFERS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub max_offers: u64,
+
     /// Events per second, at most.
     #[arg(long, env = "INDEXER_RATE", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]

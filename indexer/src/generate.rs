@@ -270,6 +270,7 @@ pub struct Catalog {
     seed: u64,
     products: usize,
     source: Source,
+    max_offers: usize,
 }
 
 /// The event timestamp to use; the benchmarks use the wall clock so that freshness is real.
@@ -284,6 +285,7 @@ impl Catalog {
         Catalog {
             seed,
             products,
+            max_offers: 5,
             source: Source::Synthetic,
         }
     }
@@ -346,6 +348,7 @@ impl Catalog {
             });
         }
         Ok(Catalog {
+            max_offers: 5,
             seed,
             products: list.len(),
             source: Source::Csv(list),
@@ -383,9 +386,15 @@ impl Catalog {
             .sum()
     }
 
-    /// How many offers product `i` starts with (1 to 5).
+    /// How many offers product `i` starts with (1 to `max_offers`).
     pub fn offer_count(&self, i: usize) -> usize {
-        self.rng_for(i, 1).random_range(1..=5)
+        self.rng_for(i, 1).random_range(1..=self.max_offers)
+    }
+
+    /// At most this many offers per product (1 to 5; default 5).
+    pub fn with_max_offers(mut self, max_offers: usize) -> Catalog {
+        self.max_offers = max_offers.clamp(1, 5);
+        self
     }
 
     fn category(&self, i: usize) -> &'static CategorySpec {

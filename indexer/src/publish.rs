@@ -70,7 +70,8 @@ pub fn run(args: &GenerateArgs, stop: Arc<AtomicBool>) -> Result<Published, Publ
     let catalog = match &args.catalog_csv {
         Some(path) => Catalog::from_csv(args.seed, args.products as usize, path)?,
         None => Catalog::synthetic(args.seed, args.products as usize),
-    };
+    }
+    .with_max_offers(args.max_offers as usize);
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &brokers)
