@@ -261,6 +261,24 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_FRESHNESS_TARGET", default_value = "5s", value_parser = parse_duration)]
     pub freshness_target: Duration,
 
+    /// Freshness objective: p99 of source freshness (event `ts` to searchable) at most this
+    /// over `--freshness-slo-window`; when breached, /ready reports degraded.
+    #[arg(long, env = "INDEXER_FRESHNESS_SLO", default_value = "2s", value_parser = parse_duration)]
+    pub freshness_slo: Duration,
+
+    /// The window of the freshness objective (at most 15m).
+    #[arg(long, env = "INDEXER_FRESHNESS_SLO_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub freshness_slo_window: Duration,
+
+    /// Publish a synthetic canary product this often and measure when search returns it
+    /// (e.g. `10s`); off by default.
+    #[arg(long, env = "INDEXER_CANARY_INTERVAL", value_parser = parse_duration)]
+    pub canary_interval: Option<Duration>,
+
+    /// A canary not found through search within this time counts as a failure.
+    #[arg(long, env = "INDEXER_CANARY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub canary_timeout: Duration,
+
     #[command(flatten)]
     pub search: SearchArgs,
 
@@ -455,6 +473,19 @@ impl RunArgs {
         self.indexing.validate()?;
         if self.freshness_target < Duration::from_millis(100) {
             return Err("--freshness-target must be at least 100ms".to_owned());
+        }
+        if self.freshness_slo < Duration::from_millis(10) {
+            return Err("--freshness-slo must be at least 10ms".to_owned());
+        }
+        if self.freshness_slo_window < Duration::from_secs(10)
+            || self.freshness_slo_window > Duration::from_secs(900)
+        {
+            return Err("--freshness-slo-window must be between 10s and 15m".to_owned());
+        }
+        if let Some(interval) = self.canary_interval {
+            if interval < Duration::from_millis(100) {
+                return Err("--canary-interval must be at least 100ms".to_owned());
+            }
         }
         Ok(RunConfig {
             commit_interval: Duration::from_millis(self.indexing.commit_interval_ms),
@@ -824,6 +855,9 @@ mod tests {
         assert!(error(&["run", "--boost-title", "nan"]).contains("weight"));
         assert!(error(&["run", "--cors-origin", "shop.example.com"]).contains("--cors-origin"));
         assert!(error(&["run", "--request-timeout", "1ms"]).contains("--request-timeout"));
+        assert!(error(&["run", "--freshness-slo-window", "1h"]).contains("--freshness-slo-window"));
+        assert!(error(&["run", "--canary-interval", "1ms"]).contains("--canary-interval"));
+        assert!(error(&["run", "--canary-interval", "often"]).contains("--canary-interval"));
         assert!(error(&["run", "--merge-deletes-ratio", "1.5"]).contains("ratio"));
     }
 

@@ -129,6 +129,15 @@ impl Freshness {
         }
     }
 
+    /// Percentiles of one measure over any window (up to 15 minutes).
+    pub fn window(
+        m: &Mutex<RollingHistogram>,
+        now: Instant,
+        window: Duration,
+    ) -> Option<Percentiles> {
+        lock(m).percentiles(now, window)
+    }
+
     /// Records one commit's samples: `(source_ms, pipeline_ms)` pairs.
     pub fn record(&self, now: Instant, samples: impl IntoIterator<Item = (u64, Option<u64>)>) {
         let mut source = lock(&self.source);

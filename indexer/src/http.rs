@@ -26,6 +26,9 @@ pub struct AppState {
     pub http_metrics: HttpMetrics,
     pub limits: query_api::HttpLimits,
     pub admin: crate::admin::AdminState,
+    pub history: Arc<crate::history::History>,
+    pub canary: Arc<crate::canary::CanaryStatus>,
+    pub canary_interval: Option<std::time::Duration>,
 }
 
 /// The whole HTTP application.
@@ -34,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status))
+        .route("/status/history", get(history))
         .route("/metrics", get(metrics))
         .with_state(state.clone());
     let routes = ops
@@ -77,6 +81,13 @@ async fn ready(State(state): State<AppState>) -> Response {
 async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
     let s = &state.status;
     let ready = s.readiness();
+    let r = state.admin.reindexer.report();
+    let reindex = json!({
+        "state": r.state,
+        "generation": r.generation,
+        "events_per_second": r.progress.events_per_second,
+        "remaining_events": r.progress.remaining_events,
+    });
     Json(json!({
         "kafka": {
             "brokers": s.brokers,
@@ -89,6 +100,9 @@ async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
         },
         "index": s.index(),
         "events": s.counters.snapshot(),
+        "slo": s.slo_state(),
+        "canary": state.canary.report(state.canary_interval),
+        "reindex": reindex,
         "freshness": {
             "source": crate::freshness::Freshness::report(&s.freshness.source, std::time::Instant::now()),
             "pipeline": crate::freshness::Freshness::report(&s.freshness.pipeline, std::time::Instant::now()),
@@ -98,8 +112,30 @@ async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
+/// `GET /status/history`: the last 15 minutes, a point every 5 seconds (the dashboard's data).
+async fn history(State(state): State<AppState>) -> Json<crate::history::HistoryResponse> {
+    Json(state.history.response())
+}
+
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
+    // Lag moves with the log even when nothing is committed: refresh it at each scrape.
+    for p in state.status.partitions() {
+        if let Some(lag) = p.lag {
+            state
+                .metrics
+                .consumer_lag
+                .get_or_create(&crate::metrics::PartitionLabels {
+                    topic: p.topic,
+                    partition: p.partition.to_string(),
+                })
+                .set(lag);
+        }
+    }
+    state
+        .metrics
+        .kafka_connected
+        .set(i64::from(state.status.is_connected()));
     let body = crate::metrics::render(&state.registry);
     (
         [(

@@ -11,16 +11,19 @@
 //!   a reindex.
 //! - [`reindex`]: blue/green rebuilds from the Kafka log and the zero-downtime swap.
 //! - [`store`]: the data directory layout and index generations.
-//! - [`status`], [`metrics`], [`http`]: what operators see.
+//! - [`status`], [`metrics`], [`freshness`], [`slo`], [`history`], [`canary`], [`http`]: what
+//!   operators see (freshness percentiles, SLO, canaries, the dashboard's history).
 //! - [`config`], [`run`]: the command line and the `run` command.
 //! - [`generate`], [`publish`]: the catalog generator and `indexer generate`.
 
 pub mod admin;
+pub mod canary;
 pub mod commit;
 pub mod config;
 pub mod dlq;
 pub mod freshness;
 pub mod generate;
+pub mod history;
 pub mod http;
 pub mod merge;
 pub mod metrics;
@@ -28,6 +31,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod reindex;
 pub mod run;
+pub mod slo;
 pub mod source;
 pub mod status;
 pub mod store;

@@ -158,6 +158,34 @@ impl Metrics {
         m
     }
 
+    /// Creates every series whose labels are known up front, so dashboards and alerts see
+    /// zeros rather than missing series.
+    pub fn preset(&self, topics: &[String]) {
+        for topic in topics {
+            for outcome in [
+                EventOutcome::applied,
+                EventOutcome::stale,
+                EventOutcome::invalid,
+                EventOutcome::dlq,
+            ] {
+                let _ = self.events.get_or_create(&EventLabels {
+                    topic: topic.clone(),
+                    outcome,
+                });
+            }
+        }
+        for trigger in [
+            crate::commit::CommitTrigger::Interval,
+            crate::commit::CommitTrigger::DocBudget,
+            crate::commit::CommitTrigger::MemoryBudget,
+            crate::commit::CommitTrigger::Shutdown,
+        ] {
+            let _ = self.commits.get_or_create(&TriggerLabels {
+                trigger: trigger.as_str().to_owned(),
+            });
+        }
+    }
+
     pub fn event(&self, topic: &str, outcome: EventOutcome) {
         self.events
             .get_or_create(&EventLabels {

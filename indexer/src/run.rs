@@ -154,13 +154,21 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
 
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
+    metrics.preset(&topics.events);
     let http_metrics = HttpMetrics::new(&mut registry);
-    let status = Arc::new(Status::new(
-        brokers.clone(),
-        embedded.is_some(),
-        args.group_id.clone(),
-        args.freshness_target,
-    ));
+    let status = Arc::new(
+        Status::new(
+            brokers.clone(),
+            embedded.is_some(),
+            args.group_id.clone(),
+            args.freshness_target,
+        )
+        .with_slo(crate::slo::Slo::new(
+            args.freshness_slo,
+            args.freshness_slo_window,
+        )),
+    );
+    let canary_metrics = crate::canary::CanaryMetrics::new(&mut registry);
     {
         let live = index.current();
         let path = live.path.as_ref().map(|p| p.display().to_string());
@@ -198,17 +206,35 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
         .thread_name("http")
         .build()
         .map_err(RunError::Runtime)?;
+    let api = ApiState::new(index, args.search.settings());
+    let history = Arc::new(crate::history::History::default());
+    let canary_status = Arc::new(crate::canary::CanaryStatus::default());
+    let canary = args.canary_interval.map(|interval| crate::canary::Canary {
+        interval,
+        timeout: args.canary_timeout,
+        brokers: brokers.clone(),
+        topic: topics.events[0].clone(),
+        kafka_properties: args.kafka.kafka_properties.clone(),
+        index: api.index.clone(),
+        relevance: api.settings.relevance,
+        metrics: canary_metrics,
+        status: canary_status.clone(),
+        shutdown: shutdown.clone(),
+    });
     let state = AppState {
         status,
         registry: Arc::new(registry),
         metrics,
-        api: ApiState::new(index, args.search.settings()),
+        api,
         http_metrics,
         limits: args.search.limits(),
         admin: crate::admin::AdminState {
             token: args.admin_token.as_deref().map(Arc::from),
             reindexer,
         },
+        history: history.clone(),
+        canary: canary_status,
+        canary_interval: args.canary_interval,
     };
     let listen = args.listen;
     let is_embedded = embedded.is_some();
@@ -221,6 +247,22 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
             })?;
         let local = listener.local_addr().map_err(RunError::Serve)?;
         print_banner(&brokers, is_embedded, local, &topics);
+        // Samples for the dashboard; evaluates the SLO (its transitions are logged).
+        let sampled = state.status.clone();
+        let ready_gauge = state.metrics.ready.clone();
+        let sampler_stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(crate::history::INTERVAL);
+            while !sampler_stop.load(Ordering::Relaxed) {
+                ticker.tick().await;
+                history.sample(&sampled);
+                // Also keeps `indexer_ready` current without anyone calling /ready.
+                ready_gauge.set(i64::from(sampled.readiness().is_ok()));
+            }
+        });
+        if let Some(canary) = canary {
+            tokio::spawn(canary.run());
+        }
         let pipeline_thread = std::thread::Builder::new()
             .name("pipeline".to_owned())
             .spawn(move || pipeline.supervise())

@@ -106,6 +106,7 @@ pub struct Status {
     pub freshness_target: Duration,
     pub counters: Counters,
     pub freshness: crate::freshness::Freshness,
+    slo: Option<crate::slo::Slo>,
     connected: AtomicBool,
     kafka_error: Mutex<Option<String>>,
     pipeline_error: Mutex<Option<String>>,
@@ -135,6 +136,7 @@ impl Status {
             freshness_target,
             counters: Counters::default(),
             freshness: crate::freshness::Freshness::default(),
+            slo: None,
             connected: AtomicBool::new(false),
             kafka_error: Mutex::new(None),
             pipeline_error: Mutex::new(None),
@@ -143,6 +145,19 @@ impl Status {
             index: Mutex::new(IndexStatus::default()),
             caught_up_at: Mutex::new(Instant::now()),
         }
+    }
+
+    /// Sets the freshness objective `/ready` checks.
+    pub fn with_slo(mut self, slo: crate::slo::Slo) -> Status {
+        self.slo = Some(slo);
+        self
+    }
+
+    /// Where the freshness SLO stands (`None` without one).
+    pub fn slo_state(&self) -> Option<crate::slo::SloState> {
+        self.slo
+            .as_ref()
+            .map(|slo| slo.evaluate(&self.freshness, Instant::now()))
     }
 
     /// Records whether the cluster answers; returns true when this changed the state.
@@ -313,6 +328,17 @@ impl Status {
                     self.total_lag(),
                     behind.as_secs_f64(),
                     self.freshness_target.as_secs_f64()
+                ),
+            });
+        }
+        if let Some(slo) = self.slo_state().filter(|s| s.breached) {
+            return Err(NotReady {
+                reason: "freshness_slo_breached",
+                message: format!(
+                    "degraded: freshness p99 is {} ms over the last {} s, objective {} ms",
+                    slo.p99_ms.unwrap_or(0),
+                    slo.window_s,
+                    slo.target_ms
                 ),
             });
         }

@@ -134,9 +134,19 @@ impl LiveIndex {
         Ok(state.render())
     }
 
-    /// Number of visible products.
+    /// Number of visible products (freshness canaries aside).
     pub fn visible_count(&self, searcher: &Searcher) -> tantivy::Result<u64> {
-        let count = searcher.search(&*self.visible_query(), &tantivy::collector::Count)?;
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.visible_query()),
+            (
+                Occur::MustNot,
+                Box::new(TermQuery::new(
+                    Term::from_field_bool(self.fields.canary, true),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let count = searcher.search(&query, &tantivy::collector::Count)?;
         Ok(count as u64)
     }
 }

@@ -204,6 +204,8 @@ pub fn required_words(words: &[Word]) -> usize {
 pub struct QueryBuilder<'a> {
     pub fields: &'a IndexFields,
     pub relevance: Relevance,
+    /// Let freshness canaries match (the canary checker only; never shoppers).
+    pub include_canaries: bool,
 }
 
 impl QueryBuilder<'_> {
@@ -311,13 +313,13 @@ impl QueryBuilder<'_> {
     /// The non-scoring filter clauses of the parameters, plus visibility.
     pub fn filters(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
         let f = self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (
-                Occur::Must,
-                filter(term(Term::from_field_bool(f.visible, true))),
-            ),
-            (Occur::MustNot, term(Term::from_field_bool(f.canary, true))),
-        ];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            filter(term(Term::from_field_bool(f.visible, true))),
+        )];
+        if !self.include_canaries {
+            clauses.push((Occur::MustNot, term(Term::from_field_bool(f.canary, true))));
+        }
         if !p.brands.is_empty() {
             let terms = p
                 .brands

@@ -150,6 +150,16 @@ pub fn search(
     relevance: Relevance,
     p: &SearchParams,
 ) -> Result<SearchResponse, ApiError> {
+    search_with(index, relevance, p, false)
+}
+
+/// [`search`], optionally letting freshness canaries match (for the canary checker).
+pub fn search_with(
+    index: &LiveIndex,
+    relevance: Relevance,
+    p: &SearchParams,
+    include_canaries: bool,
+) -> Result<SearchResponse, ApiError> {
     let started = Instant::now();
     let relax_below = relevance.relax_below.max(1);
     let searcher = index.reader.searcher();
@@ -157,6 +167,7 @@ pub fn search(
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,
+        include_canaries,
     };
     // Browsing without words has no relevance: show the newest first.
     let sort = if words.is_empty() && p.sort == Sort::Relevance {

@@ -119,6 +119,7 @@ pub fn suggest(
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,
+        include_canaries: false,
     };
     let query = builder.query(
         &SearchParams::default(),

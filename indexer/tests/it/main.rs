@@ -2,7 +2,9 @@
 //! in-process MockCluster by default, or the cluster in `KAFKA_BROKERS` (each test then
 //! creates its own topics).
 
+mod browser;
 mod common;
 mod ingestion;
+mod monitoring;
 mod reindex;
 mod search;

@@ -517,3 +517,28 @@ async fn suggestions_offer_brands_then_titles() {
     let body = ok(&app, "/suggest?q=zzz").await;
     assert_eq!(body["suggestions"], Value::Array(vec![]));
 }
+
+#[tokio::test]
+async fn canaries_are_found_only_by_the_canary_checker() {
+    let index = crate::common::live_index();
+    let params = query_api::params::SearchParams {
+        q: "canary".into(),
+        page: 1,
+        per_page: 5,
+        ..Default::default()
+    };
+    let with =
+        query_api::search::search_with(&index, query_api::Relevance::default(), &params, true)
+            .unwrap();
+    assert_eq!(with.total, 1, "{:?}", with.hits);
+    assert_eq!(
+        with.hits
+            .iter()
+            .map(|h| h.product.product_id.as_str())
+            .collect::<Vec<_>>(),
+        ["__canary__1"]
+    );
+    let without =
+        query_api::search::search(&index, query_api::Relevance::default(), &params).unwrap();
+    assert_eq!(without.total, 0);
+}

@@ -237,6 +237,22 @@ pub struct TestProducer {
 }
 
 impl TestProducer {
+    /// Produces raw payloads to `topic` and waits until the cluster has them all (however
+    /// long it is unreachable).
+    pub fn produce_raw_all(&self, topic: &str, payloads: &[String]) {
+        for p in payloads {
+            let mut record: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(topic).payload(p.as_bytes());
+            while let Err((_, r)) = self.producer.send(record) {
+                std::thread::sleep(Duration::from_millis(5));
+                record = r;
+            }
+        }
+        self.producer
+            .flush(Duration::from_secs(120))
+            .expect("flush");
+    }
+
     /// Produces `events` at about `per_second`, then flushes.
     pub fn produce_paced(&self, events: &[Event], per_second: u32) {
         let started = Instant::now();
@@ -344,7 +360,7 @@ impl Indexer {
         let url = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("indexer did not start listening");
-        Indexer {
+        let indexer = Indexer {
             child: Some(child),
             url,
             data_dir: data_dir.to_owned(),
@@ -352,7 +368,14 @@ impl Indexer {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("http client"),
-        }
+        };
+        // The HTTP server listens before the ingestion pipeline runs: wait for it too.
+        let started = wait_for(Duration::from_secs(60), || {
+            let (_, body) = indexer.get("/ready");
+            (body["reason"] != "starting").then_some(())
+        });
+        assert!(started.is_some(), "the ingestion pipeline did not start");
+        indexer
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
