@@ -27,6 +27,8 @@
     suggestions: byId('suggestions'),
     inStock: byId('in-stock'),
     facets: byId('facet-groups'),
+    filters: document.querySelector('.filters'),
+    filtersToggle: byId('filters-toggle'),
     heading: byId('results-heading'),
     count: byId('result-count'),
     sort: byId('sort'),
@@ -211,9 +213,9 @@
   let lastSearch = null;
   let searchAbort = null;
 
-  function render() {
+  function render({ fromHistory = false } = {}) {
     state = readState();
-    syncControls();
+    syncControls(fromHistory);
     const params = stateParams(state);
     params.set('facets', FACETS);
     const key = params.toString();
@@ -229,11 +231,13 @@
     }
   }
 
-  function syncControls() {
-    if (document.activeElement !== ui.input || ui.input.value.trim() === '') ui.input.value = state.q;
+  // The controls show the URL's state; text being typed stays unless the history moved.
+  function syncControls(fromHistory) {
+    if (fromHistory || document.activeElement !== ui.input || ui.input.value.trim() === '') ui.input.value = state.q;
     ui.sort.value = ['price_asc', 'price_desc', 'newest'].includes(state.sort) ? state.sort : 'relevance';
     ui.inStock.checked = state.in_stock === 'true';
     renderActiveFilters();
+    ui.filtersToggle.textContent = filterList.length ? `Filters (${filterList.length})` : 'Filters';
     document.title = state.q ? `“${state.q}” – Product search` : 'Product search';
   }
 
@@ -312,7 +316,7 @@
     const title = highlighted !== null ? highlighted : esc(doc.title);
     const price = doc.price_cents === null || doc.price_cents === undefined
       ? '<span class="no-price">No price</span>'
-      : `<span class="price-label visually-hidden">Lowest price </span>${esc(money(doc.price_cents, doc.currency))}`;
+      : `<span class="visually-hidden">Lowest price </span><span class="amount" data-testid="result-amount">${esc(money(doc.price_cents, doc.currency))}</span>`;
     const stock = doc.in_stock
       ? '<span class="stock in">In stock</span>'
       : '<span class="stock out">Out of stock</span>';
@@ -732,15 +736,15 @@
     const rows = offers.map((o) => {
       const price = o.price_cents === null || o.price_cents === undefined
         ? '<span class="no-price">No price</span>'
-        : `${esc(money(o.price_cents, o.currency))}${o.list_price_cents && o.list_price_cents > o.price_cents
-          ? ` <del class="list-price"><span class="visually-hidden">List price </span>${esc(money(o.list_price_cents, o.currency))}</del>` : ''}`;
+        : `<span class="offer-amount">${esc(money(o.price_cents, o.currency))}${o.list_price_cents && o.list_price_cents > o.price_cents
+          ? ` <del class="list-price"><span class="visually-hidden">List price </span>${esc(money(o.list_price_cents, o.currency))}</del>` : ''}</span>`;
       return `<tr data-testid="offer-row" data-offer-id="${esc(o.offer_id)}" data-in-stock="${o.in_stock}"${o === best ? ' class="best"' : ''}>
         <th scope="row"><span class="seller-name" data-testid="offer-seller">${esc(o.seller_name || o.seller_id)}</span>
           ${o === best ? '<span class="badge">Lowest price</span>' : ''}</th>
-        <td data-testid="offer-condition">${esc(CONDITIONS[o.condition] || o.condition)}</td>
-        <td class="num" data-testid="offer-price" data-cents="${esc(o.price_cents ?? '')}">${price}</td>
-        <td class="num" data-testid="offer-quantity">${esc(countFormat.format(o.quantity || 0))}</td>
-        <td data-testid="offer-stock">${o.in_stock ? '<span class="stock in">In stock</span>' : '<span class="stock out">Out of stock</span>'}</td>
+        <td data-label="Condition" data-testid="offer-condition">${esc(CONDITIONS[o.condition] || o.condition)}</td>
+        <td data-label="Price" class="num" data-testid="offer-price" data-cents="${esc(o.price_cents ?? '')}">${price}</td>
+        <td data-label="Quantity" class="num" data-testid="offer-quantity">${esc(countFormat.format(o.quantity || 0))}</td>
+        <td data-label="Availability" data-testid="offer-stock">${o.in_stock ? '<span class="stock in">In stock</span>' : '<span class="stock out">Out of stock</span>'}</td>
       </tr>`;
     }).join('');
     const attributes = Object.entries(doc.attributes || {});
@@ -751,7 +755,7 @@
       <div class="detail-summary">
         <p class="price big" data-testid="product-detail-price" data-cents="${esc(doc.price_cents ?? '')}">${doc.price_cents === null || doc.price_cents === undefined
           ? '<span class="no-price">No price</span>'
-          : `<span class="visually-hidden">Lowest price </span>${esc(money(doc.price_cents, doc.currency))}`}</p>
+          : `<span class="visually-hidden">Lowest price </span><span class="amount" data-testid="product-detail-amount">${esc(money(doc.price_cents, doc.currency))}</span>`}</p>
         <p>${doc.in_stock ? '<span class="stock in">In stock</span>' : '<span class="stock out">Out of stock</span>'}
           · ${esc(plural(doc.offer_count || 0, 'offer', 'offers'))}</p>
       </div>
@@ -793,6 +797,13 @@
 
   // ---------------------------------------------------------------- page events
 
+  // Small screens fold the filters away behind a button.
+  ui.filtersToggle.addEventListener('click', () => {
+    const open = ui.filtersToggle.getAttribute('aria-expanded') !== 'true';
+    ui.filtersToggle.setAttribute('aria-expanded', String(open));
+    ui.filters.classList.toggle('open', open);
+  });
+
   ui.sort.addEventListener('change', () => navigate({ ...state, sort: ui.sort.value, page: '' }));
   ui.inStock.addEventListener('change', () => navigate(withFilters({ in_stock: ui.inStock.checked ? 'true' : '' })));
 
@@ -832,8 +843,8 @@
     }
   });
 
-  window.addEventListener('popstate', render);
-  window.addEventListener('hashchange', render);
+  window.addEventListener('popstate', () => render({ fromHistory: true }));
+  window.addEventListener('hashchange', () => render({ fromHistory: true }));
 
   // Only the search keys reach the API; anything else in the URL is dropped.
   (() => {
