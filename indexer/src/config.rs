@@ -18,14 +18,18 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "indexer", version, about, long_about = None, propagate_version = true, args_override_self = true)]
 pub struct Cli {
+    /// Without a command: `demo`.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 // Parsed once at start: the size difference of the variants does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
+    /// See it live: the indexer on the embedded broker, a generated catalog, a stream of
+    /// changes, the shopper page and the dashboard (the default command).
+    Demo(DemoArgs),
     /// Consume the catalog topics, keep the index fresh and serve the HTTP API.
     Run(RunArgs),
     /// Publish a generated (or CSV-seeded) catalog, and optionally a stream of changes.
@@ -34,6 +38,48 @@ pub enum Command {
     Reindex(ReindexArgs),
     /// Rebuild the index of a data directory from the Kafka log, with the service stopped.
     Rebuild(RebuildArgs),
+}
+
+/// `indexer demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Products in the generated catalog.
+    #[arg(long, env = "INDEXER_PRODUCTS", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+    pub products: u64,
+    /// Changes per second streamed after the catalog (0: none).
+    #[arg(long, env = "INDEXER_RATE", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub rate: u64,
+    /// Seed of the generated catalog and changes.
+    #[arg(long, env = "INDEXER_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Share of invalid events mixed into the stream (they go to the dead-letter topic).
+    #[arg(long, env = "INDEXER_INVALID_RATIO", default_value_t = 0.001, value_parser = parse_share)]
+    pub invalid_ratio: f64,
+    /// Seed the catalog from a CSV of real listings (e.g. ../shared/data/walmart_products.csv).
+    #[arg(long, env = "INDEXER_CATALOG_CSV")]
+    pub catalog_csv: Option<PathBuf>,
+    /// Address of the HTTP server.
+    #[arg(long, env = "INDEXER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Index directory; by default a temporary one, removed at exit.
+    #[arg(long, env = "INDEXER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Admin token for trying `indexer reindex` against the demo.
+    #[arg(long, env = "INDEXER_ADMIN_TOKEN", default_value = "demo-admin-token", value_parser = parse_nonempty)]
+    pub admin_token: String,
+}
+
+impl DemoArgs {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(path) = &self.catalog_csv {
+            if !path.is_file() {
+                return Err(format!("--catalog-csv {}: no such file", path.display()));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `indexer reindex`.
@@ -590,9 +636,12 @@ where
     };
     // Layer the file under flags and environment variables: parse again with its values as
     // extra defaults of the chosen subcommand.
-    let (sub_name, sub_matches) = matches
-        .subcommand()
-        .ok_or_else(|| command.error(ErrorKind::MissingSubcommand, "a subcommand is required"))?;
+    let (sub_name, sub_matches) = matches.subcommand().ok_or_else(|| {
+        command.error(
+            ErrorKind::MissingSubcommand,
+            "--config needs a command (e.g. `indexer run --config FILE`)",
+        )
+    })?;
     let text = std::fs::read_to_string(&path).map_err(|e| {
         command.error(
             ErrorKind::Io,
@@ -663,10 +712,12 @@ where
 fn finish(command: &mut clap::Command, cli: Result<Cli, clap::Error>) -> Result<Cli, clap::Error> {
     let cli = cli.map_err(|e| e.format(command))?;
     let checked = match &cli.command {
-        Command::Run(args) => args.clone().validate().map(|_| ()),
-        Command::Generate(args) => args.validate(),
-        Command::Rebuild(args) => args.validate(),
-        Command::Reindex(_) => Ok(()),
+        None => Ok(()),
+        Some(Command::Demo(args)) => args.validate(),
+        Some(Command::Run(args)) => args.clone().validate().map(|_| ()),
+        Some(Command::Generate(args)) => args.validate(),
+        Some(Command::Rebuild(args)) => args.validate(),
+        Some(Command::Reindex(_)) => Ok(()),
     };
     checked.map_err(|msg| command.error(ErrorKind::ValueValidation, msg))?;
     Ok(cli)
@@ -693,7 +744,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<RunArgs, clap::Error> {
         let cli = parse_from(std::iter::once("indexer").chain(args.iter().copied()))?;
         match cli.command {
-            Command::Run(run) => Ok(run),
+            Some(Command::Run(run)) => Ok(run),
             other => panic!("not run: {other:?}"),
         }
     }

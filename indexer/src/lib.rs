@@ -15,11 +15,13 @@
 //!   operators see (freshness percentiles, SLO, canaries, the dashboard's history).
 //! - [`config`], [`run`]: the command line and the `run` command.
 //! - [`generate`], [`publish`]: the catalog generator and `indexer generate`.
+//! - [`demo`]: the default command, everything on one machine.
 
 pub mod admin;
 pub mod canary;
 pub mod commit;
 pub mod config;
+pub mod demo;
 pub mod dlq;
 pub mod freshness;
 pub mod generate;

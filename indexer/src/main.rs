@@ -9,7 +9,21 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = config::parse();
-    match cli.command {
+    let command = match cli.command {
+        Some(command) => command,
+        None => match config::parse_from(["indexer", "demo"]) {
+            Ok(config::Cli {
+                command: Some(demo),
+            }) => demo,
+            Ok(_) => anyhow::bail!("no demo command"),
+            Err(e) => e.exit(),
+        },
+    };
+    match command {
+        Command::Demo(args) => {
+            init_tracing("text");
+            indexer::demo::run(args)?;
+        }
         Command::Run(args) => {
             let config = args
                 .validate()

@@ -132,6 +132,23 @@ pub fn pipeline_settings(
 
 /// Runs the service until a stop signal.
 pub fn run(config: RunConfig) -> Result<(), RunError> {
+    run_with(config, None)
+}
+
+/// What a started service tells a hook (the demo): where it is, and its shared state.
+pub struct Started {
+    pub url: String,
+    pub brokers: String,
+    pub embedded: bool,
+    pub status: Arc<Status>,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// Work to run on its own thread once the service listens.
+pub type StartHook = Box<dyn FnOnce(Started) + Send>;
+
+/// [`run`], calling `hook` on a thread of its own once the HTTP server listens.
+pub fn run_with(config: RunConfig, hook: Option<StartHook>) -> Result<(), RunError> {
     let args = &config.args;
     let topics = Topics::from_args(&args.kafka);
     let embedded = match &args.kafka.brokers {
@@ -247,6 +264,19 @@ pub fn run(config: RunConfig) -> Result<(), RunError> {
             })?;
         let local = listener.local_addr().map_err(RunError::Serve)?;
         print_banner(&brokers, is_embedded, local, &topics);
+        if let Some(hook) = hook {
+            let started = Started {
+                url: format!("http://{local}"),
+                brokers: brokers.clone(),
+                embedded: is_embedded,
+                status: state.status.clone(),
+                shutdown: shutdown.clone(),
+            };
+            std::thread::Builder::new()
+                .name("start-hook".to_owned())
+                .spawn(move || hook(started))
+                .map_err(RunError::Runtime)?;
+        }
         // Samples for the dashboard; evaluates the SLO (its transitions are logged).
         let sampled = state.status.clone();
         let ready_gauge = state.metrics.ready.clone();
