@@ -754,7 +754,7 @@ mod tests {
         let parse =
             |args: &[&str]| parse_from(std::iter::once("indexer").chain(args.iter().copied()));
         let cli = parse(&["reindex", "--url", "http://h:1/", "--token", "t", "--wait"]).unwrap();
-        let Command::Reindex(r) = cli.command else {
+        let Some(Command::Reindex(r)) = cli.command else {
             panic!("not reindex")
         };
         assert_eq!((r.url.as_str(), r.wait), ("http://h:1", true));
@@ -800,7 +800,7 @@ mod tests {
             "5s",
         ])
         .unwrap();
-        let Command::Generate(g) = cli.command else {
+        let Some(Command::Generate(g)) = cli.command else {
             panic!("not generate")
         };
         assert_eq!(
