@@ -4,6 +4,7 @@
 
 mod browser;
 mod common;
+mod demo;
 mod ingestion;
 mod monitoring;
 mod reindex;
