@@ -355,3 +355,54 @@ fn a_second_indexer_on_the_same_data_dir_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another indexer"));
 }
+
+#[test]
+fn committed_offsets_are_mirrored_to_the_consumer_group_for_lag_tools() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let kafka = TestKafka::new(2);
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &["--group-id", "lag-tools-see-me"]);
+    let events = random_events(51, 30);
+    kafka.produce(&events);
+    kafka.flush();
+    indexer.wait_committed(events.len() as i64, Duration::from_secs(30));
+    let expected: std::collections::BTreeMap<(String, i32), i64> = indexer.status()["kafka"]
+        ["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                (
+                    p["topic"].as_str().unwrap().to_owned(),
+                    p["partition"].as_i64().unwrap() as i32,
+                ),
+                p["next_offset"].as_i64().unwrap(),
+            )
+        })
+        .filter(|(_, next)| *next > 0)
+        .collect();
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("group.id", "lag-tools-see-me")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for (topic, partition) in expected.keys() {
+        tpl.add_partition(topic, *partition);
+    }
+    // The mirror is asynchronous: wait for it.
+    let mirrored = wait_for(Duration::from_secs(20), || {
+        let got = consumer
+            .committed_offsets(tpl.clone(), Duration::from_secs(5))
+            .ok()?;
+        let all = expected.iter().all(|((t, p), next)| {
+            got.find_partition(t, *p).map(|e| e.offset()) == Some(rdkafka::Offset::Offset(*next))
+        });
+        all.then_some(())
+    });
+    assert!(
+        mirrored.is_some(),
+        "the group's committed offsets equal the index's: {expected:?}"
+    );
+}
