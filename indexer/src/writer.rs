@@ -6,7 +6,7 @@
 //! memory stays bounded by the cache size whatever the catalog size.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +24,9 @@ use tantivy::{DocAddress, DocSet, IndexWriter, Searcher, TantivyDocument, Term, 
 /// What one applied event adds to a state's size, at most, for the memory budget (a new
 /// offer record with its strings; replacing a record adds less).
 const APPROX_RECORD_BYTES: usize = 256;
+
+/// Documents built ahead per step while idle (small: a new batch must not wait long).
+const PREBUILD_STEP: usize = 64;
 
 /// Operations per batch handed to Tantivy's indexing threads.
 const OPS_PER_BATCH: usize = 512;
@@ -88,6 +91,11 @@ pub struct Writer {
     shutdown: Arc<AtomicBool>,
     pending: HashMap<String, ProductState>,
     pending_bytes: usize,
+    /// Tantivy documents of pending products built ahead, while the writer waits for the
+    /// next batch (a product that changes again loses its built document).
+    built: HashMap<String, TantivyDocument>,
+    /// Pending products whose document is not built yet (may hold duplicates).
+    unbuilt: VecDeque<String>,
     cache: LruCache<String, ProductState>,
     positions: BTreeMap<(String, i32), i64>,
     positions_changed: bool,
@@ -153,6 +161,8 @@ impl Writer {
             shutdown,
             pending: HashMap::new(),
             pending_bytes: 0,
+            built: HashMap::new(),
+            unbuilt: VecDeque::new(),
             cache: LruCache::new(cache_size),
             positions,
             positions_changed: false,
@@ -174,6 +184,12 @@ impl Writer {
             } else {
                 Duration::from_millis(500)
             };
+            // Idle before the next commit: build documents ahead instead of waiting, so the
+            // commit has less to do.
+            if !self.unbuilt.is_empty() && !wait.is_zero() && rx.is_empty() {
+                self.prebuild(PREBUILD_STEP);
+                continue;
+            }
             match rx.recv_timeout(wait) {
                 Ok(batch) => {
                     self.process_batch(batch)?;
@@ -235,6 +251,11 @@ impl Writer {
                     Outcome::Applied => {
                         // Growth of a state by one event: a new record at most.
                         self.pending_bytes += APPROX_RECORD_BYTES;
+                        // A built document is stale now: build it again (a product not
+                        // built yet is still queued).
+                        if self.built.remove(event.product_id()).is_some() {
+                            self.unbuilt.push_back(event.product_id().to_owned());
+                        }
                         self.counters[k][0].inc();
                         self.status.counters.applied.fetch_add(1, Ordering::Relaxed);
                         self.samples.push(Sample {
@@ -270,6 +291,22 @@ impl Writer {
         Ok(())
     }
 
+    /// Builds up to `n` documents of pending products ahead of the commit.
+    fn prebuild(&mut self, n: usize) {
+        for _ in 0..n {
+            let Some(id) = self.unbuilt.pop_front() else {
+                return;
+            };
+            if self.built.contains_key(&id) {
+                continue;
+            }
+            if let Some(state) = self.pending.get(&id) {
+                let doc = self.fields.document(state);
+                self.built.insert(id, doc);
+            }
+        }
+    }
+
     /// The state of `product_id`, moved into `pending` (it is about to change).
     fn state_mut(&mut self, product_id: &str) -> Result<&mut ProductState, WriterError> {
         match self.pending.entry(product_id.to_owned()) {
@@ -281,6 +318,7 @@ impl Writer {
                         .unwrap_or_else(|| ProductState::new(product_id)),
                 };
                 self.pending_bytes += state.approx_bytes();
+                self.unbuilt.push_back(product_id.to_owned());
                 Ok(e.insert(state))
             }
         }
@@ -298,7 +336,11 @@ impl Writer {
                 self.fields.product_id,
                 product_id,
             )));
-            ops.push(UserOperation::Add(self.fields.document(state)));
+            let doc = match self.built.remove(product_id) {
+                Some(doc) => doc,
+                None => self.fields.document(state),
+            };
+            ops.push(UserOperation::Add(doc));
             if ops.len() >= OPS_PER_BATCH {
                 self.index_writer.run(std::mem::take(&mut ops))?;
             }
@@ -334,6 +376,8 @@ impl Writer {
         for (id, state) in self.pending.drain() {
             self.cache.put(id, state);
         }
+        self.built.clear();
+        self.unbuilt.clear();
         self.pending_bytes = 0;
         self.positions_changed = false;
         self.last_commit = started;
