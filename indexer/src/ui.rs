@@ -1,8 +1,10 @@
-//! The shopper search page: a static HTML/CSS/JS app embedded in the binary and served at
-//! `/`, talking to the read API (`/search`, `/suggest`, `/products/{id}`) from the browser.
+//! The pages embedded in the binary: the shopper search page at `/`, talking to the read API
+//! (`/search`, `/suggest`, `/products/{id}`) from the browser, and the operations dashboard at
+//! `/dashboard`, charting `/status/history` and `/status`.
 //!
-//! The assets live in `indexer/assets/shop/` and are compiled in with `include_str!`, so the
-//! binary needs no files at run time and the page works offline.
+//! The assets live in `indexer/assets/shop/` and `indexer/assets/dashboard/` and are compiled
+//! in with `include_str!`, so the binary needs no files at run time and the pages work
+//! offline.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -12,18 +14,25 @@ use axum::Router;
 const INDEX_HTML: &str = include_str!("../assets/shop/index.html");
 const SHOP_CSS: &str = include_str!("../assets/shop/shop.css");
 const SHOP_JS: &str = include_str!("../assets/shop/shop.js");
+const DASHBOARD_HTML: &str = include_str!("../assets/dashboard/index.html");
+const DASHBOARD_CSS: &str = include_str!("../assets/dashboard/dashboard.css");
+const DASHBOARD_JS: &str = include_str!("../assets/dashboard/dashboard.js");
 
 /// The page must revalidate so a new binary's page is seen at once; the assets are cached
 /// briefly (they change only with the binary).
 const HTML_CACHE: &str = "no-cache";
 const ASSET_CACHE: &str = "public, max-age=300";
 
-/// `GET /`, `GET /assets/shop.css`, `GET /assets/shop.js`.
+/// `GET /`, `GET /assets/shop.css`, `GET /assets/shop.js`; `GET /dashboard`,
+/// `GET /assets/dashboard.css`, `GET /assets/dashboard.js`.
 pub fn routes() -> Router {
     Router::new()
         .route("/", get(index))
         .route("/assets/shop.css", get(css))
         .route("/assets/shop.js", get(js))
+        .route("/dashboard", get(dashboard))
+        .route("/assets/dashboard.css", get(dashboard_css))
+        .route("/assets/dashboard.js", get(dashboard_js))
 }
 
 fn asset(content_type: &'static str, cache: &'static str, body: &'static str) -> impl IntoResponse {
@@ -47,6 +56,18 @@ async fn css() -> impl IntoResponse {
 
 async fn js() -> impl IntoResponse {
     asset("text/javascript; charset=utf-8", ASSET_CACHE, SHOP_JS)
+}
+
+async fn dashboard() -> impl IntoResponse {
+    asset("text/html; charset=utf-8", HTML_CACHE, DASHBOARD_HTML)
+}
+
+async fn dashboard_css() -> impl IntoResponse {
+    asset("text/css; charset=utf-8", ASSET_CACHE, DASHBOARD_CSS)
+}
+
+async fn dashboard_js() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", ASSET_CACHE, DASHBOARD_JS)
 }
 
 #[cfg(test)]
@@ -88,6 +109,17 @@ mod tests {
             ("/", "text/html; charset=utf-8", INDEX_HTML),
             ("/assets/shop.css", "text/css; charset=utf-8", SHOP_CSS),
             ("/assets/shop.js", "text/javascript; charset=utf-8", SHOP_JS),
+            ("/dashboard", "text/html; charset=utf-8", DASHBOARD_HTML),
+            (
+                "/assets/dashboard.css",
+                "text/css; charset=utf-8",
+                DASHBOARD_CSS,
+            ),
+            (
+                "/assets/dashboard.js",
+                "text/javascript; charset=utf-8",
+                DASHBOARD_JS,
+            ),
         ] {
             let (status, got_type, cache, got_body) = get_route(path).await;
             assert_eq!(status, StatusCode::OK, "{path}");
@@ -102,5 +134,30 @@ mod tests {
         assert!(INDEX_HTML.contains("/assets/shop.css"));
         assert!(INDEX_HTML.contains("/assets/shop.js"));
         assert!(!INDEX_HTML.contains("http://") && !INDEX_HTML.contains("https://"));
+    }
+
+    #[tokio::test]
+    async fn the_pages_revalidate_and_the_assets_are_cached() {
+        for path in ["/", "/dashboard"] {
+            assert_eq!(get_route(path).await.2, HTML_CACHE, "{path}");
+        }
+        for path in ["/assets/dashboard.css", "/assets/dashboard.js"] {
+            assert_eq!(get_route(path).await.2, ASSET_CACHE, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_links_its_assets_and_nothing_external() {
+        assert!(DASHBOARD_HTML.contains("/assets/dashboard.css"));
+        assert!(DASHBOARD_HTML.contains("/assets/dashboard.js"));
+        for asset in [DASHBOARD_HTML, DASHBOARD_CSS, DASHBOARD_JS] {
+            // The SVG namespace is a name, not a resource.
+            let asset = asset.replace("'http://www.w3.org/2000/svg'", "");
+            assert!(!asset.contains("http://") && !asset.contains("https://"));
+            assert!(!asset.contains("@import") && !asset.contains("//cdn"));
+        }
+        // What the dashboard reads.
+        assert!(DASHBOARD_JS.contains("/status/history"));
+        assert!(DASHBOARD_JS.contains("'/status'"));
     }
 }

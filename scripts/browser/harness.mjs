@@ -121,12 +121,50 @@ export function run(command, args, { input, timeoutMs = 180_000, cwd = repoRoot 
 }
 
 /**
+ * Starts a long-running command (e.g. `indexer generate --stream`) in the background; it is
+ * killed when the process ends at the latest.
+ *
+ * Returns `{ exited: Promise<code or signal>, output(), stop() }`; `stop()` sends SIGTERM,
+ * then SIGKILL after 5 s, and resolves once the command is gone.
+ */
+export function startBackground(command, args, { cwd = repoRoot } = {}) {
+  hookExit();
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  const keep = (d) => {
+    output = (output + d).slice(-20_000);
+    if (debug) process.stdout.write(`[${path.basename(command)}] ${d}`);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let code = null;
+  const exited = new Promise((resolve) => {
+    child.on('error', (e) => { code = e.message; children.delete(child); resolve(code); });
+    child.on('exit', (c, signal) => { code = c ?? signal; children.delete(child); resolve(code); });
+  });
+  const stop = async () => {
+    cleanups.delete(stop);
+    if (code === null) {
+      child.kill('SIGTERM');
+      if (await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]) === false) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+  };
+  cleanups.add(stop);
+  return { exited, output: () => output, stop };
+}
+
+/**
  * Starts `indexer run` on a temporary data directory with the embedded broker, publishes the
- * catalog with `indexer generate`, and waits until it is all searchable.
+ * catalog with `indexer generate`, and waits until it is all searchable. `runArgs` are added
+ * to `indexer run` (e.g. `['--canary-interval', '1s']`).
  *
  * Returns `{ baseUrl, brokers, getJson(path), produce(topic, key, event), stop() }`.
  */
-export async function startIndexer({ products = 500, seed = 1, startTimeoutMs = 60_000, ingestTimeoutMs = 180_000 } = {}) {
+export async function startIndexer({ products = 500, seed = 1, runArgs = [], startTimeoutMs = 60_000, ingestTimeoutMs = 180_000 } = {}) {
   hookExit();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'indexer-browser-'));
   const child = spawn(indexerBin, [
@@ -134,6 +172,7 @@ export async function startIndexer({ products = 500, seed = 1, startTimeoutMs = 
     '--data-dir', dataDir,
     '--listen', '127.0.0.1:0',
     '--commit-interval-ms', '200',
+    ...runArgs,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });
   children.add(child);
 
