@@ -428,6 +428,11 @@ pub struct SearchArgs {
     #[arg(long, env = "INDEXER_RELAX_BELOW", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub relax_below: u64,
+    /// A query word gets typo corrections only while fewer products than this contain it as
+    /// typed (1: only words the catalog does not know; 0: every word of 5+ characters).
+    #[arg(long, env = "INDEXER_TYPO_THRESHOLD", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub typo_threshold: u64,
     /// HTTP requests taking longer are answered 503 (e.g. `2s`).
     #[arg(long, env = "INDEXER_REQUEST_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub request_timeout: Duration,
@@ -463,6 +468,7 @@ impl SearchArgs {
                 description: self.boost_description,
                 phrase: self.boost_phrase,
                 relax_below: self.relax_below,
+                typo_threshold: self.typo_threshold,
             },
             max_concurrent_searches: self.max_concurrent_searches as usize,
             queue_timeout: self.search_queue_timeout,

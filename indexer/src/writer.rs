@@ -6,7 +6,7 @@
 //! memory stays bounded by the cache size whatever the catalog size.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,8 +25,8 @@ use tantivy::{DocAddress, DocSet, IndexWriter, Searcher, TantivyDocument, Term, 
 /// offer record with its strings; replacing a record adds less).
 const APPROX_RECORD_BYTES: usize = 256;
 
-/// Documents built ahead per step while idle (small: a new batch must not wait long).
-const PREBUILD_STEP: usize = 64;
+/// Products sent ahead per step while idle (small: a new batch must not wait long).
+const SEND_AHEAD_STEP: usize = 64;
 
 /// Operations per batch handed to Tantivy's indexing threads.
 const OPS_PER_BATCH: usize = 512;
@@ -91,11 +91,13 @@ pub struct Writer {
     shutdown: Arc<AtomicBool>,
     pending: HashMap<String, ProductState>,
     pending_bytes: usize,
-    /// Tantivy documents of pending products built ahead, while the writer waits for the
-    /// next batch (a product that changes again loses its built document).
-    built: HashMap<String, TantivyDocument>,
-    /// Pending products whose document is not built yet (may hold duplicates).
-    unbuilt: VecDeque<String>,
+    /// Pending products whose current document is already in Tantivy's queue (sent ahead
+    /// while the writer waited for the next batch; uncommitted, so invisible until the
+    /// commit). A product that changes again is sent again: its new delete removes the
+    /// earlier add, whose opstamp is lower.
+    sent: HashSet<String>,
+    /// Pending products not sent yet (may hold duplicates).
+    unsent: VecDeque<String>,
     cache: LruCache<String, ProductState>,
     positions: BTreeMap<(String, i32), i64>,
     positions_changed: bool,
@@ -161,8 +163,8 @@ impl Writer {
             shutdown,
             pending: HashMap::new(),
             pending_bytes: 0,
-            built: HashMap::new(),
-            unbuilt: VecDeque::new(),
+            sent: HashSet::new(),
+            unsent: VecDeque::new(),
             cache: LruCache::new(cache_size),
             positions,
             positions_changed: false,
@@ -184,10 +186,11 @@ impl Writer {
             } else {
                 Duration::from_millis(500)
             };
-            // Idle before the next commit: build documents ahead instead of waiting, so the
-            // commit has less to do.
-            if !self.unbuilt.is_empty() && !wait.is_zero() && rx.is_empty() {
-                self.prebuild(PREBUILD_STEP);
+            // Idle before the next commit: index changed products ahead instead of waiting,
+            // so the commit has less to do (never while batches wait: a backlog coalesces
+            // repeated changes of a product into one document per commit instead).
+            if !self.unsent.is_empty() && !wait.is_zero() && rx.is_empty() {
+                self.send_ahead(SEND_AHEAD_STEP)?;
                 continue;
             }
             match rx.recv_timeout(wait) {
@@ -251,10 +254,10 @@ impl Writer {
                     Outcome::Applied => {
                         // Growth of a state by one event: a new record at most.
                         self.pending_bytes += APPROX_RECORD_BYTES;
-                        // A built document is stale now: build it again (a product not
-                        // built yet is still queued).
-                        if self.built.remove(event.product_id()).is_some() {
-                            self.unbuilt.push_back(event.product_id().to_owned());
+                        // A sent document is stale now: send it again (a product not sent
+                        // yet is still queued).
+                        if self.sent.remove(event.product_id()) {
+                            self.unsent.push_back(event.product_id().to_owned());
                         }
                         self.counters[k][0].inc();
                         self.status.counters.applied.fetch_add(1, Ordering::Relaxed);
@@ -291,20 +294,29 @@ impl Writer {
         Ok(())
     }
 
-    /// Builds up to `n` documents of pending products ahead of the commit.
-    fn prebuild(&mut self, n: usize) {
+    /// Sends up to `n` pending products to Tantivy ahead of the commit.
+    fn send_ahead(&mut self, n: usize) -> Result<(), WriterError> {
+        let mut ops = Vec::with_capacity(2 * n);
         for _ in 0..n {
-            let Some(id) = self.unbuilt.pop_front() else {
-                return;
+            let Some(id) = self.unsent.pop_front() else {
+                break;
             };
-            if self.built.contains_key(&id) {
+            if self.sent.contains(&id) {
                 continue;
             }
             if let Some(state) = self.pending.get(&id) {
-                let doc = self.fields.document(state);
-                self.built.insert(id, doc);
+                ops.push(UserOperation::Delete(Term::from_field_text(
+                    self.fields.product_id,
+                    &id,
+                )));
+                ops.push(UserOperation::Add(self.fields.document(state)));
+                self.sent.insert(id);
             }
         }
+        if !ops.is_empty() {
+            self.index_writer.run(ops)?;
+        }
+        Ok(())
     }
 
     /// The state of `product_id`, moved into `pending` (it is about to change).
@@ -318,7 +330,7 @@ impl Writer {
                         .unwrap_or_else(|| ProductState::new(product_id)),
                 };
                 self.pending_bytes += state.approx_bytes();
-                self.unbuilt.push_back(product_id.to_owned());
+                self.unsent.push_back(product_id.to_owned());
                 Ok(e.insert(state))
             }
         }
@@ -332,15 +344,14 @@ impl Writer {
         // batch rather than per document).
         let mut ops = Vec::with_capacity(OPS_PER_BATCH);
         for (product_id, state) in &self.pending {
+            if self.sent.contains(product_id) {
+                continue;
+            }
             ops.push(UserOperation::Delete(Term::from_field_text(
                 self.fields.product_id,
                 product_id,
             )));
-            let doc = match self.built.remove(product_id) {
-                Some(doc) => doc,
-                None => self.fields.document(state),
-            };
-            ops.push(UserOperation::Add(doc));
+            ops.push(UserOperation::Add(self.fields.document(state)));
             if ops.len() >= OPS_PER_BATCH {
                 self.index_writer.run(std::mem::take(&mut ops))?;
             }
@@ -376,8 +387,8 @@ impl Writer {
         for (id, state) in self.pending.drain() {
             self.cache.put(id, state);
         }
-        self.built.clear();
-        self.unbuilt.clear();
+        self.sent.clear();
+        self.unsent.clear();
         self.pending_bytes = 0;
         self.positions_changed = false;
         self.last_commit = started;

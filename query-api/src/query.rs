@@ -9,7 +9,12 @@
 //!   (title > brand > category > attributes > description, see [`Relevance`]);
 //! - a fuzzy match for typos: 1 edit for words of 5 or more characters, 2 edits from 9
 //!   (transpositions count as one edit), on title, brand, category and attributes. Fuzzy
-//!   matches score a small constant, so an exact match always ranks above a fuzzy one;
+//!   matches score a small constant, so an exact match always ranks above a fuzzy one.
+//!   Only words the catalog does not know as typed get typo corrections: a word that at
+//!   least `typo_threshold` products contain (title, brand, category or attributes) is
+//!   taken as typed, as spell checkers do (Lucene's "suggest when not in index", Typesense's
+//!   typo thresholds). "drill" then does not also find grills, and frequent words skip the
+//!   costliest part of a query (enumerating a term dictionary through an automaton);
 //! - for the last word (the one being typed), a prefix match on title, brand and category.
 //!
 //! All word groups must match (AND), except stop words ("with", "for"), which only add to the
@@ -20,7 +25,7 @@
 //! Multi-word queries get a phrase bonus on the title.
 //!
 //! Filters are exact-match clauses that do not score; every query also requires
-//! `visible:true` and excludes canaries.
+//! `visible:true` (as "not `visible:false`", the cheaper form) and excludes canaries.
 
 use std::ops::Bound;
 
@@ -34,7 +39,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
-use tantivy::Term;
+use tantivy::{Searcher, Term};
 
 use crate::params::SearchParams;
 
@@ -54,6 +59,9 @@ pub struct Relevance {
     /// Relax the text match (require fewer words) while fewer products than this match;
     /// 1 relaxes only when nothing matches.
     pub relax_below: u64,
+    /// A word gets typo corrections only while fewer products than this contain it as typed
+    /// (0: always).
+    pub typo_threshold: u64,
 }
 
 impl Default for Relevance {
@@ -66,6 +74,7 @@ impl Default for Relevance {
             description: 0.5,
             phrase: 1.5,
             relax_below: 1,
+            typo_threshold: 5,
         }
     }
 }
@@ -195,6 +204,33 @@ pub fn analyze(text: &str) -> Vec<Word> {
     words
 }
 
+/// Takes the typo corrections off the words that at least `threshold` products contain as
+/// typed (in a field that typos apply to); see the module notes.
+pub fn drop_typos_of_known_words(
+    words: &mut [Word],
+    fields: &IndexFields,
+    searcher: &Searcher,
+    threshold: u64,
+) -> tantivy::Result<()> {
+    if threshold == 0 {
+        return Ok(());
+    }
+    for word in words.iter_mut().filter(|w| w.fuzziness > 0) {
+        for field in [
+            fields.title,
+            fields.brand,
+            fields.category,
+            fields.attributes,
+        ] {
+            if searcher.doc_freq(&Term::from_field_text(field, &word.stem))? >= threshold {
+                word.fuzziness = 0;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How many words of `words` are required (the non-optional ones).
 pub fn required_words(words: &[Word]) -> usize {
     words.iter().filter(|w| !w.optional).count()
@@ -313,9 +349,11 @@ impl QueryBuilder<'_> {
     /// The non-scoring filter clauses of the parameters, plus visibility.
     pub fn filters(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
         let f = self.fields;
+        // Excluding the few invisible products costs a walk over their short posting list;
+        // requiring `visible:true` would intersect with a list of the whole catalog.
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            filter(term(Term::from_field_bool(f.visible, true))),
+            Occur::MustNot,
+            term(Term::from_field_bool(f.visible, false)),
         )];
         if !self.include_canaries {
             clauses.push((Occur::MustNot, term(Term::from_field_bool(f.canary, true))));

@@ -15,7 +15,10 @@ use crate::facets::{self, FacetValue};
 use crate::highlight::highlight;
 use crate::index::LiveIndex;
 use crate::params::{SearchParams, Sort};
-use crate::query::{analyze, relaxation_steps, required_words, QueryBuilder, Relevance, Word};
+use crate::query::{
+    analyze, drop_typos_of_known_words, relaxation_steps, required_words, QueryBuilder, Relevance,
+    Word,
+};
 
 /// What matched in one hit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -163,7 +166,13 @@ pub fn search_with(
     let started = Instant::now();
     let relax_below = relevance.relax_below.max(1);
     let searcher = index.reader.searcher();
-    let words: Vec<Word> = analyze(&p.q);
+    let mut words: Vec<Word> = analyze(&p.q);
+    drop_typos_of_known_words(
+        &mut words,
+        &index.fields,
+        &searcher,
+        relevance.typo_threshold,
+    )?;
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,

@@ -5,7 +5,7 @@
 //! | field | kind | purpose |
 //! |---|---|---|
 //! | `product_id` | raw term | upsert key (`delete_term` + `add_document`), lookups |
-//! | `visible` | bool, indexed | every shopper query is ANDed with `visible:true` |
+//! | `visible` | bool, indexed | every shopper query excludes `visible:false` |
 //! | `state` | bytes, stored | the product's merge state (record versions, tombstones, orphans); documents are rendered from it |
 //! | `title`, `brand`, `category`, `description` | full text (`catalog_text` analyzer) | relevance |
 //! | `attributes` | full text | attribute values are searchable |

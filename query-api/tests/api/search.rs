@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{app, facet, get, id_set, ids, ok};
+use query_api::{Relevance, SearchSettings};
+
+use crate::common::{app, app_with, facet, get, id_set, ids, ok};
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
@@ -115,6 +117,34 @@ async fn exact_matches_rank_above_fuzzy_ones() {
     let body = ok(&app, "/search?q=skillet").await;
     assert_eq!(ids(&body), strings(&["p06", "p13"]));
     assert!(body["hits"][0]["score"].as_f64() > body["hits"][1]["score"].as_f64());
+}
+
+#[tokio::test]
+async fn words_the_catalog_knows_as_typed_get_no_typo_corrections() {
+    let with_threshold = |typo_threshold| {
+        app_with(SearchSettings {
+            relevance: Relevance {
+                typo_threshold,
+                ..Relevance::default()
+            },
+            ..SearchSettings::default()
+        })
+    };
+    // "skillet" is in one product (p06): with a threshold of 1 it is taken as typed, and
+    // p13's misspelled "Skillit" no longer matches; with 0 every word gets corrections.
+    assert_eq!(
+        ids(&ok(&with_threshold(1), "/search?q=skillet").await),
+        strings(&["p06"])
+    );
+    assert_eq!(
+        ids(&ok(&with_threshold(0), "/search?q=skillet").await),
+        strings(&["p06", "p13"])
+    );
+    // A word the catalog does not know still gets them.
+    assert_eq!(
+        id_set(&ok(&with_threshold(1), "/search?q=samsnug").await),
+        strings(&["p01", "p02"])
+    );
 }
 
 #[tokio::test]
