@@ -19,7 +19,7 @@ trap cleanup EXIT
 # The embedded broker (librdkafka's mock) keeps about the last 5 MiB of each partition and
 # finds a fetch offset by walking the partition's list of message batches: few partitions
 # and large batches (producer linger) keep that walk short, as on a real broker.
-"$BIN" run --data-dir "$DATA" --listen 127.0.0.1:0 --embedded-partitions 16 >"$OUT" 2>"$DATA.log" &
+"$BIN" run --data-dir "$DATA" --listen 127.0.0.1:0 --embedded-partitions 8 >"$OUT" 2>"$DATA.log" &
 IDX=$!
 GEN=
 until grep -q "indexer listening on" "$OUT"; do sleep 0.2; done
@@ -32,17 +32,19 @@ START=$(date +%s)
 "$BIN" generate --brokers "$BROKERS" --products "$PRODUCTS" --rate 60000 --start-version 1 --kafka-property linger.ms=100 2>/dev/null
 until [ "$(status | field "d['kafka']['total_lag']")" = "0" ]; do sleep 2; done
 echo "catalog loaded and indexed in $(( $(date +%s) - START ))s: $(status | field "d['index']['docs']") products, $(status | field "d['index']['segments']") segments, indexer RSS $(ps -o rss= -p $IDX | awk '{printf "%.0f MiB", $1/1024}')"
-"$BIN" generate --brokers "$BROKERS" --products "$PRODUCTS" --no-catalog --stream --rate "$STREAM_RATE" --start-version 1000000000000 --kafka-property linger.ms=50 2>/dev/null &
+"$BIN" generate --brokers "$BROKERS" --products "$PRODUCTS" --no-catalog --stream --rate "$STREAM_RATE" --start-version 1000000000000 --kafka-property linger.ms=100 2>/dev/null &
 GEN=$!
-sleep 5
+sleep 60
+echo "streaming $STREAM_RATE events/s, no searches: $(status | field "'lag %s, freshness p99 (1 min) %s ms' % (d['kafka']['total_lag'], d['freshness']['source']['last_1m'] and d['freshness']['source']['last_1m']['p99_ms'])")"
 H=${URL#http://}
-echo "| concurrency | search QPS | p50 ms | p90 ms | p99 ms | max ms | errors | /health QPS (ceiling) | /health p99 ms |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| concurrency | search QPS | p50 ms | p90 ms | p99 ms | max ms | errors | /health QPS (ceiling) | /health p99 ms | ingestion lag after | freshness p99 (1 min) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for C in 1 2 4 8 16 32; do
   T=$(( C < 2 ? 1 : 2 ))
   S=$(wrk -t"$T" -c"$C" -d"${SECONDS_PER_LEVEL}s" --latency -s scripts/bench/search.lua "http://$H" | grep RESULT)
   K=$(wrk -t"$T" -c"$C" -d5s --latency -s scripts/bench/health.lua "http://$H/health" | grep RESULT)
   get() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
-  echo "| $C | $(get "$S" rps) | $(get "$S" p50_ms) | $(get "$S" p90_ms) | $(get "$S" p99_ms) | $(get "$S" max_ms) | $(( $(get "$S" errors) + $(get "$S" non2xx) )) | $(get "$K" rps) | $(get "$K" p99_ms) |"
+  L=$(status | field "'%s | %s ms' % (d['kafka']['total_lag'], d['freshness']['source']['last_1m'] and d['freshness']['source']['last_1m']['p99_ms'])")
+  echo "| $C | $(get "$S" rps) | $(get "$S" p50_ms) | $(get "$S" p90_ms) | $(get "$S" p99_ms) | $(get "$S" max_ms) | $(( $(get "$S" errors) + $(get "$S" non2xx) )) | $(get "$K" rps) | $(get "$K" p99_ms) | $L |"
 done
 echo "during the run: $(status | field "'freshness p99 (1m) %s ms, lag %s, docs %s, segments %s' % (d['freshness']['source']['last_1m'] and d['freshness']['source']['last_1m']['p99_ms'], d['kafka']['total_lag'], d['index']['docs'], d['index']['segments'])")"

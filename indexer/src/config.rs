@@ -371,6 +371,12 @@ pub struct IndexingArgs {
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub indexing_threads: u64,
 
+    /// CPU niceness of the ingestion and rebuild threads (0 to 19; 0 = same as searches).
+    /// Above 0, searches take precedence over indexing when the cores are busy.
+    #[arg(long, env = "INDEXER_INDEXING_NICE", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=19))]
+    pub indexing_nice: u64,
+
     /// Merge a segment once this share of its documents is deleted (every update deletes the
     /// previous version of a product). Lower rewrites the index more often; higher leaves more
     /// dead documents for searches to skip.
@@ -868,6 +874,8 @@ mod tests {
         );
         assert_eq!(r.kafka.topic_dlq, "catalog.dlq");
         assert_eq!(r.freshness_target, Duration::from_secs(5));
+        assert_eq!(r.indexing.indexing_nice, 5);
+        assert_eq!(r.search.typo_threshold, 5);
     }
 
     #[test]
@@ -916,6 +924,9 @@ mod tests {
         assert!(error(&["run", "--canary-interval", "1ms"]).contains("--canary-interval"));
         assert!(error(&["run", "--canary-interval", "often"]).contains("--canary-interval"));
         assert!(error(&["run", "--merge-deletes-ratio", "1.5"]).contains("ratio"));
+        assert!(error(&["run", "--indexing-nice", "20"]).contains("--indexing-nice"));
+        assert!(error(&["run", "--indexing-nice=-1"]).contains("--indexing-nice"));
+        assert!(error(&["run", "--typo-threshold", "many"]).contains("--typo-threshold"));
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub fn pipeline_settings(
         },
         writer_memory_bytes: (indexing.writer_memory_mb as usize) << 20,
         indexing_threads: indexing.indexing_threads as usize,
+        indexing_nice: indexing.indexing_nice as i32,
         merge_deletes_ratio: indexing.merge_deletes_ratio,
         merge_min_segments: indexing.merge_min_segments as usize,
         max_rate: None,

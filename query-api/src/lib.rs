@@ -15,6 +15,7 @@
 //! executor never runs Tantivy code, and an overload sheds requests instead of queueing
 //! them without bound.
 
+pub mod bonus;
 pub mod error;
 pub mod facets;
 pub mod harden;

@@ -30,6 +30,8 @@
 use std::ops::Bound;
 
 use schemas::index::{normalize_keyword, text_analyzer};
+
+use crate::bonus::PlusConstQuery;
 use schemas::IndexFields;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
@@ -317,11 +319,7 @@ impl QueryBuilder<'_> {
             // (each matched word adds a bonus larger than any text score), then by score.
             let groups: Vec<Box<dyn Query>> = groups
                 .into_iter()
-                .map(|g| -> Box<dyn Query> {
-                    let bonus: Box<dyn Query> =
-                        Box::new(ConstScoreQuery::new(g.box_clone(), WORD_BONUS));
-                    Box::new(BooleanQuery::union(vec![g, bonus]))
-                })
+                .map(|g| -> Box<dyn Query> { Box::new(PlusConstQuery::new(g, WORD_BONUS)) })
                 .collect();
             clauses.push((
                 Occur::Must,
