@@ -63,6 +63,9 @@ fn abort(rebuild: Option<Rebuild>, paused: bool, error: ReindexError) -> Box<Abo
     })
 }
 
+/// Products per commit of a rebuild, at least.
+const REBUILD_DOCS_PER_COMMIT: usize = 250_000;
+
 /// How close (in events) the rebuild must get to the live index before ingestion pauses.
 const HANDOVER_GAP: i64 = 5_000;
 /// How long the live pipeline may take to pause (its final commit).
@@ -263,6 +266,14 @@ impl Rebuild {
         // Throughput over freshness: nobody searches this index yet.
         settings.writer.commit_interval = Duration::from_secs(10);
         settings.writer.record_freshness = false;
+        // Larger commits: the four topics are replayed side by side but not in step, so a
+        // product's events arrive spread over the replay; the more of them one commit
+        // coalesces, the fewer times the product is indexed and looked up again (still
+        // bounded by the pending-memory budget, which triggers a commit first).
+        settings.writer.max_docs_per_commit = settings
+            .writer
+            .max_docs_per_commit
+            .max(REBUILD_DOCS_PER_COMMIT);
         let status = Arc::new(Status::new(
             settings.brokers.clone(),
             false,
