@@ -50,7 +50,14 @@ pub fn app(state: AppState) -> Router {
             state.http_metrics.clone(),
             query_api::metrics::track,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // A 5xx here is mostly expected (`/ready` while not ready, load shedding, timeouts):
+        // not logged as an error per request (a balancer probing `/ready` would flood the
+        // log); internal errors are logged once where they happen (`ApiError`).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ),
+        )
 }
 
 /// `GET /health`: the process is alive.
