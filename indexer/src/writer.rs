@@ -107,6 +107,15 @@ pub struct Writer {
     searcher: Searcher,
 }
 
+/// The Tantivy operations that replace a product's document: delete every earlier version
+/// (lower opstamps, committed or not), then add the current one.
+fn upsert(fields: &IndexFields, product_id: &str, state: &ProductState) -> [UserOperation; 2] {
+    [
+        UserOperation::Delete(Term::from_field_text(fields.product_id, product_id)),
+        UserOperation::Add(fields.document(state)),
+    ]
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -305,11 +314,7 @@ impl Writer {
                 continue;
             }
             if let Some(state) = self.pending.get(&id) {
-                ops.push(UserOperation::Delete(Term::from_field_text(
-                    self.fields.product_id,
-                    &id,
-                )));
-                ops.push(UserOperation::Add(self.fields.document(state)));
+                ops.extend(upsert(&self.fields, &id, state));
                 self.sent.insert(id);
             }
         }
@@ -347,11 +352,7 @@ impl Writer {
             if self.sent.contains(product_id) {
                 continue;
             }
-            ops.push(UserOperation::Delete(Term::from_field_text(
-                self.fields.product_id,
-                product_id,
-            )));
-            ops.push(UserOperation::Add(self.fields.document(state)));
+            ops.extend(upsert(&self.fields, product_id, state));
             if ops.len() >= OPS_PER_BATCH {
                 self.index_writer.run(std::mem::take(&mut ops))?;
             }

@@ -30,8 +30,6 @@
 use std::ops::Bound;
 
 use schemas::index::{normalize_keyword, text_analyzer};
-
-use crate::bonus::PlusConstQuery;
 use schemas::IndexFields;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
@@ -43,6 +41,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Searcher, Term};
 
+use crate::bonus::PlusConstQuery;
 use crate::params::SearchParams;
 
 /// Most query words used; more are ignored (a pasted paragraph must not build a huge query).
@@ -206,6 +205,16 @@ pub fn analyze(text: &str) -> Vec<Word> {
     words
 }
 
+/// The fields where typo corrections apply (every text field but the description).
+fn typo_fields(fields: &IndexFields) -> [Field; 4] {
+    [
+        fields.title,
+        fields.brand,
+        fields.category,
+        fields.attributes,
+    ]
+}
+
 /// Takes the typo corrections off the words that at least `threshold` products contain as
 /// typed (in a field that typos apply to); see the module notes.
 pub fn drop_typos_of_known_words(
@@ -218,12 +227,7 @@ pub fn drop_typos_of_known_words(
         return Ok(());
     }
     for word in words.iter_mut().filter(|w| w.fuzziness > 0) {
-        for field in [
-            fields.title,
-            fields.brand,
-            fields.category,
-            fields.attributes,
-        ] {
+        for field in typo_fields(fields) {
             if searcher.doc_freq(&Term::from_field_text(field, &word.stem))? >= threshold {
                 word.fuzziness = 0;
                 break;
@@ -261,6 +265,7 @@ impl QueryBuilder<'_> {
     /// The disjunction of everything one word can match.
     pub fn word_group(&self, word: &Word) -> Box<dyn Query> {
         let f = self.fields;
+        let typo_fields = typo_fields(f);
         let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
         for (field, boost) in self.text_fields() {
             let term = Term::from_field_text(field, &word.stem);
@@ -277,7 +282,7 @@ impl QueryBuilder<'_> {
                     boost,
                 )));
             }
-            if word.fuzziness > 0 && field != f.description {
+            if word.fuzziness > 0 && typo_fields.contains(&field) {
                 disjuncts.push(Box::new(BoostQuery::new(
                     Box::new(FuzzyTermQuery::new(term, word.fuzziness, true)),
                     boost * FUZZY_WEIGHT,
