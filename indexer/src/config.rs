@@ -366,8 +366,10 @@ pub struct IndexingArgs {
           value_parser = clap::value_parser!(u64).range(15..=16_384))]
     pub writer_memory_mb: u64,
 
-    /// Tantivy indexing threads.
-    #[arg(long, env = "INDEXER_INDEXING_THREADS", default_value_t = 2,
+    /// Tantivy indexing threads of the live pipeline (a rebuild uses at least one per core).
+    /// Default: half the cores, at least 1: the writer thread and segment merges need the
+    /// rest, and with more threads each commit writes more, smaller segments.
+    #[arg(long, env = "INDEXER_INDEXING_THREADS", default_value_t = default_indexing_threads(),
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub indexing_threads: u64,
 
@@ -377,14 +379,19 @@ pub struct IndexingArgs {
           value_parser = clap::value_parser!(u64).range(0..=19))]
     pub indexing_nice: u64,
 
-    /// Merge a segment once this share of its documents is deleted (every update deletes the
-    /// previous version of a product). Lower rewrites the index more often; higher leaves more
-    /// dead documents for searches to skip.
+    /// Rewrite the segments with the most deleted documents once deleted documents (every
+    /// update deletes the previous version of a product) exceed this share of the index.
+    /// Lower rewrites more often; higher leaves more dead documents for searches to skip.
     #[arg(long, env = "INDEXER_MERGE_DELETES_RATIO", default_value_t = 0.3, value_parser = parse_ratio)]
     pub merge_deletes_ratio: f32,
 
-    /// Merge once this many segments of similar size exist.
-    #[arg(long, env = "INDEXER_MERGE_MIN_SEGMENTS", default_value_t = 6,
+    /// Above this many segments, the segments with the fewest alive documents are merged.
+    #[arg(long, env = "INDEXER_MAX_SEGMENTS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub max_segments: u64,
+
+    /// Segments merged at once when there are too many, at least.
+    #[arg(long, env = "INDEXER_MERGE_MIN_SEGMENTS", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(2..=100))]
     pub merge_min_segments: u64,
 
@@ -392,6 +399,12 @@ pub struct IndexingArgs {
     #[arg(long, env = "INDEXER_STATE_CACHE_ENTRIES", default_value_t = 500_000,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub state_cache_entries: u64,
+}
+
+/// Half the cores, at least 1 (see `--indexing-threads`).
+pub fn default_indexing_threads() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores as u64 / 2).clamp(1, 64)
 }
 
 impl IndexingArgs {

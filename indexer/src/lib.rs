@@ -33,6 +33,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod reindex;
 pub mod run;
+pub mod segment_policy;
 pub mod slo;
 pub mod source;
 pub mod status;

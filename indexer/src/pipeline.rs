@@ -11,6 +11,7 @@ use query_api::{LiveIndex, SharedIndex};
 
 use crate::dlq::{DeadLetters, DlqError};
 use crate::metrics::Metrics;
+use crate::segment_policy::UpdateHeavyMergePolicy;
 use crate::source::kafka::{consumer_config, KafkaSource};
 use crate::source::Topics;
 use crate::status::Status;
@@ -81,6 +82,7 @@ pub struct PipelineSettings {
     /// [`lower_thread_priority`].
     pub indexing_nice: i32,
     pub merge_deletes_ratio: f32,
+    pub max_segments: usize,
     pub merge_min_segments: usize,
     /// Consume at most this many events per second (rebuilds only).
     pub max_rate: Option<u64>,
@@ -209,10 +211,11 @@ pub fn run_stage(
         .index
         .writer_with_num_threads(s.indexing_threads, s.writer_memory_bytes)
         .map_err(PipelineError::OpenWriter)?;
-    index_writer.set_merge_policy(Box::new(store::merge_policy(
-        s.merge_deletes_ratio,
-        s.merge_min_segments,
-    )));
+    index_writer.set_merge_policy(Box::new(UpdateHeavyMergePolicy {
+        max_segments: s.max_segments,
+        merge_width: s.merge_min_segments,
+        deletes_ratio: s.merge_deletes_ratio,
+    }));
     let dlq = if options.dead_letters {
         Some(DeadLetters::new(
             &s.brokers,

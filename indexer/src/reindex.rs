@@ -266,6 +266,11 @@ impl Rebuild {
         // Throughput over freshness: nobody searches this index yet.
         settings.writer.commit_interval = Duration::from_secs(10);
         settings.writer.record_freshness = false;
+        // One indexing thread per core, as far as the writer memory allows (Tantivy needs
+        // 15 MiB per thread).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let affordable = settings.writer_memory_bytes / (15 << 20);
+        settings.indexing_threads = settings.indexing_threads.max(cores.min(affordable));
         // Larger commits: the four topics are replayed side by side but not in step, so a
         // product's events arrive spread over the replay; the more of them one commit
         // coalesces, the fewer times the product is indexed and looked up again (still

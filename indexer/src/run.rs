@@ -126,6 +126,7 @@ pub fn pipeline_settings(
         indexing_threads: indexing.indexing_threads as usize,
         indexing_nice: indexing.indexing_nice as i32,
         merge_deletes_ratio: indexing.merge_deletes_ratio,
+        max_segments: indexing.max_segments as usize,
         merge_min_segments: indexing.merge_min_segments as usize,
         max_rate: None,
     }

@@ -17,7 +17,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use schemas::IndexFields;
-use tantivy::indexer::LogMergePolicy;
 use tantivy::{Index, IndexSettings};
 
 use crate::commit::{CommitPayload, PayloadError};
@@ -264,17 +263,6 @@ pub fn read_payload(index: &Index, path: &Path) -> Result<Option<CommitPayload>,
         path: path.to_owned(),
         source,
     })
-}
-
-/// The merge policy for an update-heavy index: every update deletes the previous version of
-/// a product, so segments are also merged once `deletes_ratio` of their documents are
-/// deleted (Tantivy's default waits until all are), which bounds dead documents and segment
-/// count. Lower ratios rewrite the index more often (measured in BENCHMARKS.md).
-pub fn merge_policy(deletes_ratio: f32, min_segments: usize) -> LogMergePolicy {
-    let mut policy = LogMergePolicy::default();
-    policy.set_del_docs_ratio_before_merge(deletes_ratio);
-    policy.set_min_num_segments(min_segments);
-    policy
 }
 
 #[cfg(test)]
