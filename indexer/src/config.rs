@@ -937,6 +937,8 @@ mod tests {
         assert!(error(&["run", "--canary-interval", "1ms"]).contains("--canary-interval"));
         assert!(error(&["run", "--canary-interval", "often"]).contains("--canary-interval"));
         assert!(error(&["run", "--merge-deletes-ratio", "1.5"]).contains("ratio"));
+        assert!(error(&["run", "--max-segments", "0"]).contains("--max-segments"));
+        assert!(error(&["run", "--merge-min-segments", "1"]).contains("--merge-min-segments"));
         assert!(error(&["run", "--indexing-nice", "20"]).contains("--indexing-nice"));
         assert!(error(&["run", "--indexing-nice=-1"]).contains("--indexing-nice"));
         assert!(error(&["run", "--typo-threshold", "many"]).contains("--typo-threshold"));
