@@ -15,13 +15,13 @@
 //! executor never runs Tantivy code, and an overload sheds requests instead of queueing
 //! them without bound.
 
-pub mod bonus;
 pub mod error;
 pub mod facets;
 pub mod harden;
 pub mod highlight;
 pub mod index;
 pub mod metrics;
+pub mod min_match;
 pub mod params;
 pub mod query;
 pub mod routes;

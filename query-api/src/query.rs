@@ -15,7 +15,8 @@
 //!   taken as typed, as spell checkers do (Lucene's "suggest when not in index", Typesense's
 //!   typo thresholds). "drill" then does not also find grills, and frequent words skip the
 //!   costliest part of a query (enumerating a term dictionary through an automaton);
-//! - for the last word (the one being typed), a prefix match on title, brand and category.
+//! - for the last word (the one being typed), a prefix match on title, brand and category:
+//!   the most frequent terms it completes to ([`expand_prefixes`]), scoring a small constant.
 //!
 //! All word groups must match (AND), except stop words ("with", "for"), which only add to the
 //! score. When that finds nothing (or fewer than `relax_below` products), the search is run
@@ -27,6 +28,7 @@
 //! Filters are exact-match clauses that do not score; every query also requires
 //! `visible:true` (as "not `visible:false`", the cheaper form) and excludes canaries.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 
 use schemas::index::{normalize_keyword, text_analyzer};
@@ -41,7 +43,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Searcher, Term};
 
-use crate::bonus::PlusConstQuery;
+use crate::min_match::MinMatchQuery;
 use crate::params::SearchParams;
 
 /// Most query words used; more are ignored (a pasted paragraph must not build a huge query).
@@ -106,6 +108,8 @@ pub struct Word {
     pub optional: bool,
     /// Other stems the word also matches exactly (unit spellings: "inch" also matches "in").
     pub alternatives: Vec<String>,
+    /// For a prefix word, the index terms it completes to (see [`expand_prefixes`]).
+    pub completions: Vec<Term>,
 }
 
 /// English stop words (Lucene's list): optional in queries that have other words.
@@ -186,6 +190,7 @@ pub fn analyze(text: &str) -> Vec<Word> {
             stem,
             prefix: false,
             alternatives,
+            completions: Vec::new(),
         });
     }
     // A query of stop words only keeps them all required.
@@ -232,6 +237,63 @@ pub fn drop_typos_of_known_words(
                 word.fuzziness = 0;
                 break;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Completions of a word being typed kept per field: the ones most products contain
+/// (Typesense's `max_candidates`, Lucene's `max_expansions`).
+pub const MAX_COMPLETIONS: usize = 10;
+/// Index terms scanned per field and segment for the completions of one prefix, at most
+/// (a one- or two-letter prefix can start tens of thousands of terms).
+const MAX_COMPLETION_SCAN: usize = 5_000;
+
+/// Finds the completions of the prefix words: the index terms of title, brand and category
+/// that start with the word as typed, other than the word itself (which the exact match
+/// covers), the [`MAX_COMPLETIONS`] most frequent per field.
+///
+/// Expanding a prefix to every term it starts (Tantivy's prefix automaton) walks the posting
+/// list of the typed word a second time when it is also a word ("set" starts "set"), and of
+/// hundreds of rare terms after a short prefix; the frequent completions are the ones
+/// shoppers mean, and what they cost is bounded.
+pub fn expand_prefixes(
+    words: &mut [Word],
+    fields: &IndexFields,
+    searcher: &Searcher,
+) -> tantivy::Result<()> {
+    for word in words.iter_mut().filter(|w| w.prefix) {
+        word.completions.clear();
+        let prefix = word.folded.as_bytes();
+        for field in [fields.title, fields.brand, fields.category] {
+            let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(field)?;
+                let mut stream = inverted.terms().range().ge(prefix).into_stream()?;
+                let mut scanned = 0;
+                while scanned < MAX_COMPLETION_SCAN && stream.advance() {
+                    let key = stream.key();
+                    if !key.starts_with(prefix) {
+                        break;
+                    }
+                    scanned += 1;
+                    let exact = key == word.stem.as_bytes()
+                        || word.alternatives.iter().any(|a| key == a.as_bytes());
+                    if !exact {
+                        *counts.entry(key.to_vec()).or_default() +=
+                            u64::from(stream.value().doc_freq);
+                    }
+                }
+            }
+            let mut ranked: Vec<(Vec<u8>, u64)> = counts.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            word.completions.extend(
+                ranked
+                    .into_iter()
+                    .take(MAX_COMPLETIONS)
+                    .filter_map(|(key, _)| String::from_utf8(key).ok())
+                    .map(|text| Term::from_field_text(field, &text)),
+            );
         }
     }
     Ok(())
@@ -288,13 +350,15 @@ impl QueryBuilder<'_> {
                     boost * FUZZY_WEIGHT,
                 )));
             }
-            if word.prefix && (field == f.title || field == f.brand || field == f.category) {
-                disjuncts.push(Box::new(BoostQuery::new(
-                    Box::new(FuzzyTermQuery::new_prefix(
-                        Term::from_field_text(field, &word.folded),
-                        0,
-                        false,
-                    )),
+            let completions: Vec<Term> = word
+                .completions
+                .iter()
+                .filter(|t| t.field() == field)
+                .cloned()
+                .collect();
+            if !completions.is_empty() {
+                disjuncts.push(Box::new(ConstScoreQuery::new(
+                    Box::new(TermSetQuery::new(completions)),
                     boost * PREFIX_WEIGHT,
                 )));
             }
@@ -322,15 +386,9 @@ impl QueryBuilder<'_> {
         } else {
             // Relaxed: a product with more of the words always ranks above one with fewer
             // (each matched word adds a bonus larger than any text score), then by score.
-            let groups: Vec<Box<dyn Query>> = groups
-                .into_iter()
-                .map(|g| -> Box<dyn Query> { Box::new(PlusConstQuery::new(g, WORD_BONUS)) })
-                .collect();
             clauses.push((
                 Occur::Must,
-                Box::new(BooleanQuery::union_with_minimum_required_clauses(
-                    groups, required,
-                )),
+                Box::new(MinMatchQuery::new(groups, required, WORD_BONUS)),
             ));
         }
         if words.len() >= 2 && self.relevance.phrase > 0.0 {
@@ -440,7 +498,66 @@ pub fn relaxation_steps(words: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    use tantivy::{doc, Index, IndexWriter};
+
     use super::*;
+
+    #[test]
+    fn a_prefix_completes_to_its_most_frequent_terms_other_than_itself() {
+        let fields = IndexFields::new();
+        let index = Index::create_in_ram(fields.schema.clone());
+        schemas::index::register_analyzers(&index);
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        // Every title has "set"; completion i (15 of them, unchanged by the stemmer) is in
+        // i + 1 titles, over two segments.
+        let completions: Vec<String> = "bcdfghjklmnpqrt"
+            .chars()
+            .map(|c| format!("setx{c}"))
+            .collect();
+        for (i, c) in completions.iter().enumerate() {
+            for n in 0..=i {
+                writer
+                    .add_document(doc!(fields.title => format!("set {c}")))
+                    .unwrap();
+                if n == i / 2 {
+                    writer.commit().unwrap();
+                }
+            }
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let mut words = analyze("set");
+        expand_prefixes(&mut words, &fields, &searcher).unwrap();
+        let got: Vec<String> = words[0]
+            .completions
+            .iter()
+            .map(|t| t.value().as_str().unwrap().to_owned())
+            .collect();
+        let most_frequent: Vec<String> = completions
+            .iter()
+            .rev()
+            .take(MAX_COMPLETIONS)
+            .cloned()
+            .collect();
+        assert_eq!(
+            got, most_frequent,
+            "most products first, not the typed word"
+        );
+        assert!(words[0]
+            .completions
+            .iter()
+            .all(|t| t.field() == fields.title));
+
+        let mut finished = analyze("set ");
+        expand_prefixes(&mut finished, &fields, &searcher).unwrap();
+        assert!(
+            finished[0].completions.is_empty(),
+            "a finished word has none"
+        );
+        let mut unknown = analyze("zq");
+        expand_prefixes(&mut unknown, &fields, &searcher).unwrap();
+        assert!(unknown[0].completions.is_empty());
+    }
 
     #[test]
     fn words_are_folded_and_stemmed_and_the_last_is_a_prefix() {

@@ -16,8 +16,8 @@ use crate::highlight::highlight;
 use crate::index::LiveIndex;
 use crate::params::{SearchParams, Sort};
 use crate::query::{
-    analyze, drop_typos_of_known_words, relaxation_steps, required_words, QueryBuilder, Relevance,
-    Word,
+    analyze, drop_typos_of_known_words, expand_prefixes, relaxation_steps, required_words,
+    QueryBuilder, Relevance, Word,
 };
 
 /// What matched in one hit.
@@ -173,6 +173,7 @@ pub fn search_with(
         &searcher,
         relevance.typo_threshold,
     )?;
+    expand_prefixes(&mut words, &index.fields, &searcher)?;
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,

@@ -116,6 +116,8 @@ pub fn suggest(
             suggestions,
         });
     }
+    let searcher = index.reader.searcher();
+    crate::query::expand_prefixes(&mut words, &index.fields, &searcher)?;
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,
@@ -126,7 +128,6 @@ pub fn suggest(
         &words,
         crate::query::required_words(&words),
     );
-    let searcher = index.reader.searcher();
     let top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;
     for (_, addr) in top {
         if suggestions.len() >= p.limit {
