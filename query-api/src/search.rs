@@ -7,8 +7,8 @@ use schemas::ProductDocument;
 use serde::Serialize;
 use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Collector, Count, TopDocs};
-use tantivy::query::Query;
-use tantivy::{DocAddress, Score, Searcher, SegmentReader};
+use tantivy::query::{EnableScoring, Query, Scorer};
+use tantivy::{DocAddress, DocSet, Score, Searcher, SegmentReader};
 
 use crate::error::ApiError;
 use crate::facets::{self, FacetValue};
@@ -89,14 +89,55 @@ struct Page {
     facets: Vec<(String, Vec<FacetValue>)>,
 }
 
+/// How many of the top products of a relevance ranking the title phrase bonus re-scores
+/// (Elasticsearch's rescore `window_size`).
+pub const RESCORE_WINDOW: usize = 100;
+
+/// Adds the score of `query` (the phrase bonus) to the hits it matches and re-sorts them.
+/// Only increases scores: re-scoring the top `n` of a ranking keeps them above the rest.
+pub fn rescore(
+    searcher: &Searcher,
+    query: &dyn Query,
+    hits: &mut [(Score, DocAddress)],
+) -> tantivy::Result<()> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let mut by_doc: Vec<usize> = (0..hits.len()).collect();
+    by_doc.sort_by_key(|&i| hits[i].1);
+    let mut scorer: Option<(u32, Box<dyn Scorer>)> = None;
+    for i in by_doc {
+        let addr = hits[i].1;
+        let mut current = match scorer.take() {
+            Some((segment, s)) if segment == addr.segment_ord => s,
+            _ => weight.scorer(searcher.segment_reader(addr.segment_ord), 1.0)?,
+        };
+        if current.doc() <= addr.doc_id && current.seek(addr.doc_id) == addr.doc_id {
+            hits[i].0 += current.score();
+        }
+        scorer = Some((addr.segment_ord, current));
+    }
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(())
+}
+
 fn collect_page(
     searcher: &Searcher,
     query: &dyn Query,
+    phrase: Option<&dyn Query>,
     p: &SearchParams,
     sort: Sort,
     agg_context: AggContextParams,
 ) -> Result<Page, ApiError> {
-    let limit = TopDocs::with_limit(p.per_page as usize).and_offset(p.offset());
+    // A relevance ranking with a phrase bonus collects at least the re-scoring window.
+    let window = match (sort, phrase) {
+        (Sort::Relevance, Some(_)) => RESCORE_WINDOW,
+        _ => 0,
+    };
+    let end = p.offset() + p.per_page as usize;
+    let limit = if window > 0 {
+        TopDocs::with_limit(end.max(window))
+    } else {
+        TopDocs::with_limit(p.per_page as usize).and_offset(p.offset())
+    };
     let aggs = if p.facets.is_empty() {
         None
     } else {
@@ -140,6 +181,16 @@ fn collect_page(
         Some(results) => facets::response(&p.facets, results)?,
         None => Vec::new(),
     };
+    let mut top = top;
+    if let Some(phrase) = phrase.filter(|_| window > 0) {
+        let rescored = top.len().min(window);
+        rescore(searcher, phrase, &mut top[..rescored])?;
+        top = top
+            .into_iter()
+            .skip(p.offset())
+            .take(p.per_page as usize)
+            .collect();
+    }
     Ok(Page {
         total: total as u64,
         top,
@@ -193,9 +244,12 @@ pub fn search_with(
     };
     let all = required_words(&words);
     let mut required = all;
+    let phrase = builder.phrase_query(&words);
+    let phrase = phrase.as_deref();
     let mut page = collect_page(
         &searcher,
         &builder.query(p, &words, required),
+        phrase,
         p,
         sort,
         agg_context(),
@@ -205,6 +259,7 @@ pub fn search_with(
             let relaxed = collect_page(
                 &searcher,
                 &builder.query(p, &words, step),
+                phrase,
                 p,
                 sort,
                 agg_context(),

@@ -128,7 +128,10 @@ pub fn suggest(
         &words,
         crate::query::required_words(&words),
     );
-    let top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;
+    let mut top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;
+    if let Some(phrase) = builder.phrase_query(&words) {
+        crate::search::rescore(&searcher, phrase.as_ref(), &mut top)?;
+    }
     for (_, addr) in top {
         if suggestions.len() >= p.limit {
             break;

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use query_api::{Relevance, SearchSettings};
 
-use crate::common::{app, app_with, facet, get, id_set, ids, ok};
+use crate::common::{app, app_of, app_with, facet, get, id_set, ids, ok, P};
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
@@ -193,6 +193,51 @@ async fn relaxed_results_rank_products_with_more_words_first() {
     let body = ok(&app, "/search?q=samsung+qled+oled+lamp+").await;
     assert_eq!(body["matched_words"], 2);
     assert_eq!(id_set(&body), strings(&["p01", "p02"]));
+}
+
+#[tokio::test]
+async fn the_words_as_a_phrase_in_the_title_rank_first() {
+    let product = |id, title| P {
+        id,
+        title,
+        brand: "Acme",
+        category: &["Toys"],
+        attrs: &[],
+        offers: &[("s1", Some(100), 1)],
+        updated_at: 1,
+    };
+    let products = [
+        // The shortest title: first by the words alone.
+        product("apart", "Set for building"),
+        product("phrase", "Classic wooden building set blocks"),
+        product("other", "Classic wooden blocks"),
+    ];
+    let settings = |phrase| SearchSettings {
+        relevance: Relevance {
+            phrase,
+            ..Relevance::default()
+        },
+        ..SearchSettings::default()
+    };
+    let without = app_of(&products, settings(0.0));
+    assert_eq!(
+        ids(&ok(&without, "/search?q=building+set+").await),
+        strings(&["apart", "phrase"])
+    );
+    let with = app_of(&products, settings(Relevance::default().phrase));
+    let body = ok(&with, "/search?q=building+set+").await;
+    assert_eq!(ids(&body), strings(&["phrase", "apart"]));
+    // Pages agree with the ranking of one page.
+    let first = ok(&with, "/search?q=building+set+&per_page=1").await;
+    let second = ok(&with, "/search?q=building+set+&per_page=1&page=2").await;
+    assert_eq!(
+        [ids(&first), ids(&second)].concat(),
+        strings(&["phrase", "apart"])
+    );
+    assert_eq!(first["hits"][0]["score"], body["hits"][0]["score"]);
+    // Sorted orders do not need it, and the words still rank ties.
+    let body = ok(&with, "/search?q=building+set+&sort=price_asc").await;
+    assert_eq!(body["total"], 2);
 }
 
 #[tokio::test]

@@ -225,11 +225,15 @@ pub fn states() -> Vec<ProductState> {
 
 /// The catalog, indexed in memory, in two segments.
 pub fn live_index() -> LiveIndex {
+    live_index_of(&states())
+}
+
+/// `all`, indexed in memory, in two segments.
+pub fn live_index_of(all: &[ProductState]) -> LiveIndex {
     let fields = IndexFields::new();
     let index = Index::create_in_ram(fields.schema.clone());
     schemas::index::register_analyzers(&index);
     let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 20_000_000).unwrap();
-    let all = states();
     let (a, b) = all.split_at(all.len() / 2);
     for s in a {
         writer.add_document(fields.document(s)).unwrap();
@@ -257,6 +261,13 @@ pub fn live_index() -> LiveIndex {
 pub fn app_with(settings: SearchSettings) -> Router {
     let state = ApiState::new(SharedIndex::new(live_index()), settings);
     query_api::router(state).fallback(query_api::routes::not_found)
+}
+
+/// The router over a catalog of `products`.
+pub fn app_of(products: &[P], settings: SearchSettings) -> Router {
+    let states: Vec<ProductState> = products.iter().map(state).collect();
+    let state = ApiState::new(SharedIndex::new(live_index_of(&states)), settings);
+    query_api::router(state)
 }
 
 pub fn app() -> Router {
