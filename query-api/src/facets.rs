@@ -1,4 +1,5 @@
-//! Facet counts over the filtered result set, with Tantivy's aggregations.
+//! Facet counts over the filtered result set, counted exactly while the search collects its
+//! matches ([`FacetCollector`]).
 //!
 //! | facet | counts | order |
 //! |---|---|---|
@@ -8,10 +9,19 @@
 //! | `seller_id` | per seller (a product counts once per seller with a shown offer) | count, top 20 |
 //! | `attr.NAME` | per value of attribute NAME (normalized) | count, top 20 |
 
+//!
+//! Counts are exact: each segment counts by term ordinal of the facet's fast field (a dense
+//! array for up to 65,536 distinct values, a map beyond), and segments merge by value before
+//! the top values are kept. (Tantivy's terms aggregation keeps a top list per segment, so a
+//! value outside one segment's top list is under-counted, as in Elasticsearch; it also cost
+//! twice as much per document.) A value a product holds twice counts once.
+
+use std::collections::HashMap;
+
 use serde::Serialize;
-use serde_json::{json, Map, Value};
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::agg_result::AggregationResults;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::error::ApiError;
 use crate::params::Facet;
@@ -27,8 +37,10 @@ pub const PRICE_BUCKETS: [(u64, Option<u64>); 7] = [
     (100_000, None),
 ];
 
-const TERMS_SIZE: u32 = 20;
-const CATEGORY_SIZE: u32 = 50;
+const TERMS_SIZE: usize = 20;
+const CATEGORY_SIZE: usize = 50;
+/// Up to this many distinct values in a segment, counts go to an array indexed by ordinal.
+const DENSE_COUNTS: usize = 1 << 16;
 
 /// One value of a facet with its count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,35 +54,15 @@ pub struct FacetValue {
     pub to: Option<Option<u64>>,
 }
 
-fn agg_name(i: usize) -> String {
-    format!("f{i}")
-}
-
-/// The aggregation request of the facets.
-pub fn request(facets: &[Facet]) -> Result<Aggregations, ApiError> {
-    let mut aggs = Map::new();
-    for (i, facet) in facets.iter().enumerate() {
-        let terms = |field: &str, size: u32| json!({ "terms": { "field": field, "size": size } });
-        let agg = match facet {
-            Facet::Brand => terms("brand_key", TERMS_SIZE),
-            Facet::Category => terms("category_prefix", CATEGORY_SIZE),
-            Facet::SellerId => terms("seller_id", TERMS_SIZE),
-            Facet::Attr(name) => terms(&format!("attr.{name}"), TERMS_SIZE),
-            Facet::Price => {
-                let ranges: Vec<Value> = PRICE_BUCKETS
-                    .iter()
-                    .map(|(from, to)| match to {
-                        Some(to) => json!({ "key": bucket_key(*from, Some(*to)), "from": *from as f64, "to": *to as f64 }),
-                        None => json!({ "key": bucket_key(*from, None), "from": *from as f64 }),
-                    })
-                    .collect();
-                json!({ "range": { "field": "price_cents", "ranges": ranges } })
-            }
-        };
-        aggs.insert(agg_name(i), agg);
+/// The fast field a keyword facet counts, and how many values it shows.
+fn terms_field(facet: &Facet) -> Option<(String, usize)> {
+    match facet {
+        Facet::Brand => Some(("brand_key".to_owned(), TERMS_SIZE)),
+        Facet::Category => Some(("category_prefix".to_owned(), CATEGORY_SIZE)),
+        Facet::SellerId => Some(("seller_id".to_owned(), TERMS_SIZE)),
+        Facet::Attr(name) => Some((format!("attr.{name}"), TERMS_SIZE)),
+        Facet::Price => None,
     }
-    serde_json::from_value(Value::Object(aggs))
-        .map_err(|e| ApiError::internal(format!("facet request: {e}")))
 }
 
 fn bucket_key(from: u64, to: Option<u64>) -> String {
@@ -80,59 +72,277 @@ fn bucket_key(from: u64, to: Option<u64>) -> String {
     }
 }
 
-/// The facets of the response, in request order.
+/// The price bucket of `cents`.
+fn price_bucket(cents: u64) -> usize {
+    PRICE_BUCKETS
+        .iter()
+        .position(|(_, to)| to.is_none_or(|to| cents < to))
+        .unwrap_or(PRICE_BUCKETS.len() - 1)
+}
+
+/// Counts the requested facets of every match; its fruit is one [`Counts`] per facet, in
+/// request order.
+pub struct FacetCollector {
+    facets: Vec<Facet>,
+}
+
+impl FacetCollector {
+    pub fn new(facets: &[Facet]) -> FacetCollector {
+        FacetCollector {
+            facets: facets.to_vec(),
+        }
+    }
+}
+
+/// The counts of one facet, merged over segments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Counts {
+    Terms(HashMap<String, u64>),
+    Price([u64; PRICE_BUCKETS.len()]),
+}
+
+enum OrdCounts {
+    Dense(Vec<u32>),
+    Sparse(HashMap<u64, u32>),
+}
+
+enum SegmentFacet {
+    /// A keyword facet; `None` when the segment has no value of it.
+    Terms(Option<(StrColumn, OrdCounts)>),
+    Price(Option<Column<u64>>, [u64; PRICE_BUCKETS.len()]),
+}
+
+/// Documents counted together: fast field values are read a block at a time (translating a
+/// block of document ids to column rows is much cheaper than one at a time).
+const BLOCK: usize = 512;
+
+pub struct FacetSegmentCollector {
+    facets: Vec<SegmentFacet>,
+    /// Matches not counted yet.
+    docs: Vec<DocId>,
+    /// Per value row of the block: its document, its row and its value.
+    row_docs: Vec<DocId>,
+    rows: Vec<u32>,
+    values: Vec<u64>,
+}
+
+/// Calls `f` with each value of a block, once per document (a value a product holds twice
+/// counts once); `row_docs` is the document of each value, `multi` whether a document can
+/// have several.
+#[inline]
+fn each_value(values: &[u64], row_docs: &[DocId], multi: bool, mut f: impl FnMut(u64)) {
+    if !multi {
+        values.iter().for_each(|v| f(*v));
+        return;
+    }
+    let mut first_of_doc = 0;
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 && row_docs.get(i) != row_docs.get(i - 1) {
+            first_of_doc = i;
+        }
+        if !values[first_of_doc..i].contains(value) {
+            f(*value);
+        }
+    }
+}
+
+impl FacetSegmentCollector {
+    /// Counts the buffered matches.
+    fn flush(&mut self) {
+        if self.docs.is_empty() {
+            return;
+        }
+        for facet in &mut self.facets {
+            let column = match facet {
+                SegmentFacet::Terms(None) | SegmentFacet::Price(None, _) => continue,
+                SegmentFacet::Terms(Some((column, _))) => column.ords(),
+                SegmentFacet::Price(Some(column), _) => &*column,
+            };
+            self.row_docs.clear();
+            self.rows.clear();
+            column.row_ids_for_docs(&self.docs, &mut self.row_docs, &mut self.rows);
+            self.values.clear();
+            self.values.resize(self.rows.len(), 0);
+            column.values.get_vals(&self.rows, &mut self.values);
+            let multi = column.get_cardinality() == Cardinality::Multivalued;
+            let (values, row_docs) = (&self.values, &self.row_docs);
+            match facet {
+                SegmentFacet::Terms(Some((_, OrdCounts::Dense(counts)))) => {
+                    each_value(values, row_docs, multi, |v| {
+                        if let Some(c) = counts.get_mut(v as usize) {
+                            *c += 1;
+                        }
+                    })
+                }
+                SegmentFacet::Terms(Some((_, OrdCounts::Sparse(counts)))) => {
+                    each_value(values, row_docs, multi, |v| {
+                        *counts.entry(v).or_default() += 1
+                    })
+                }
+                SegmentFacet::Price(_, counts) => {
+                    each_value(values, row_docs, multi, |v| counts[price_bucket(v)] += 1)
+                }
+                SegmentFacet::Terms(None) => {}
+            }
+        }
+        self.docs.clear();
+    }
+}
+
+impl Collector for FacetCollector {
+    type Fruit = Vec<Counts>;
+    type Child = FacetSegmentCollector;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<FacetSegmentCollector> {
+        let fast = reader.fast_fields();
+        let mut facets = Vec::with_capacity(self.facets.len());
+        for facet in &self.facets {
+            facets.push(match terms_field(facet) {
+                Some((field, _)) => SegmentFacet::Terms(fast.str(&field)?.map(|column| {
+                    let terms = column.num_terms();
+                    let counts = if terms <= DENSE_COUNTS {
+                        OrdCounts::Dense(vec![0; terms])
+                    } else {
+                        OrdCounts::Sparse(HashMap::new())
+                    };
+                    (column, counts)
+                })),
+                None => SegmentFacet::Price(
+                    fast.column_opt::<u64>("price_cents")?,
+                    [0; PRICE_BUCKETS.len()],
+                ),
+            });
+        }
+        Ok(FacetSegmentCollector {
+            facets,
+            docs: Vec::with_capacity(BLOCK),
+            row_docs: Vec::new(),
+            rows: Vec::new(),
+            values: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, segments: Vec<Vec<Counts>>) -> tantivy::Result<Vec<Counts>> {
+        let mut merged: Vec<Counts> = self
+            .facets
+            .iter()
+            .map(|f| match f {
+                Facet::Price => Counts::Price([0; PRICE_BUCKETS.len()]),
+                _ => Counts::Terms(HashMap::new()),
+            })
+            .collect();
+        for segment in segments {
+            for (total, counts) in merged.iter_mut().zip(segment) {
+                match (total, counts) {
+                    (Counts::Terms(total), Counts::Terms(counts)) => {
+                        for (value, n) in counts {
+                            *total.entry(value).or_default() += n;
+                        }
+                    }
+                    (Counts::Price(total), Counts::Price(counts)) => {
+                        for (t, n) in total.iter_mut().zip(counts) {
+                            *t += n;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(merged)
+    }
+}
+
+impl SegmentCollector for FacetSegmentCollector {
+    type Fruit = Vec<Counts>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        self.docs.push(doc);
+        if self.docs.len() >= BLOCK {
+            self.flush();
+        }
+    }
+
+    fn harvest(mut self) -> Vec<Counts> {
+        self.flush();
+        let mut value = String::new();
+        self.facets
+            .into_iter()
+            .map(|facet| match facet {
+                SegmentFacet::Terms(None) => Counts::Terms(HashMap::new()),
+                SegmentFacet::Terms(Some((column, counts))) => {
+                    let nonzero: Vec<(u64, u32)> = match counts {
+                        OrdCounts::Dense(counts) => counts
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(_, n)| *n > 0)
+                            .map(|(ord, n)| (ord as u64, n))
+                            .collect(),
+                        OrdCounts::Sparse(counts) => counts.into_iter().collect(),
+                    };
+                    let mut out = HashMap::with_capacity(nonzero.len());
+                    for (ord, n) in nonzero {
+                        // A dictionary read error leaves the value out: facets are a guide,
+                        // and the search itself read the same segment.
+                        if let Ok(true) = column.ord_to_str(ord, &mut value) {
+                            *out.entry(value.clone()).or_default() += u64::from(n);
+                        }
+                    }
+                    Counts::Terms(out)
+                }
+                SegmentFacet::Price(_, counts) => Counts::Price(counts),
+            })
+            .collect()
+    }
+}
+
+/// The facets of the response, in request order: the top values of each (most products
+/// first, ties by value), price buckets in price order.
 pub fn response(
     facets: &[Facet],
-    results: AggregationResults,
+    counts: Vec<Counts>,
 ) -> Result<Vec<(String, Vec<FacetValue>)>, ApiError> {
-    let value = serde_json::to_value(results)
-        .map_err(|e| ApiError::internal(format!("facet results: {e}")))?;
-    let mut out = Vec::new();
-    for (i, facet) in facets.iter().enumerate() {
-        let buckets = value
-            .get(agg_name(i))
-            .and_then(|a| a.get("buckets"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let values = match facet {
-            Facet::Price => PRICE_BUCKETS
+    if counts.len() != facets.len() {
+        return Err(ApiError::internal(format!(
+            "facet counts: {} for {} facets",
+            counts.len(),
+            facets.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(facets.len());
+    for (facet, counts) in facets.iter().zip(counts) {
+        let values = match counts {
+            Counts::Price(counts) => PRICE_BUCKETS
                 .iter()
-                .map(|(from, to)| {
-                    let key = bucket_key(*from, *to);
-                    let count = buckets
-                        .iter()
-                        .find(|b| b.get("key").and_then(Value::as_str) == Some(key.as_str()))
-                        .and_then(|b| b.get("doc_count"))
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
-                    FacetValue {
-                        value: key,
-                        count,
-                        from: Some(*from),
-                        to: Some(*to),
-                    }
+                .zip(counts)
+                .map(|((from, to), count)| FacetValue {
+                    value: bucket_key(*from, *to),
+                    count,
+                    from: Some(*from),
+                    to: Some(*to),
                 })
                 .collect(),
-            _ => {
-                let mut values: Vec<FacetValue> = buckets
-                    .iter()
-                    .filter_map(|b| {
-                        let key = match b.get("key")? {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        Some(FacetValue {
-                            value: key,
-                            count: b.get("doc_count")?.as_u64()?,
-                            from: None,
-                            to: None,
-                        })
+            Counts::Terms(counts) => {
+                let size = terms_field(facet).map_or(TERMS_SIZE, |(_, size)| size);
+                let mut values: Vec<FacetValue> = counts
+                    .into_iter()
+                    .filter(|(_, count)| *count > 0)
+                    .map(|(value, count)| FacetValue {
+                        value,
+                        count,
+                        from: None,
+                        to: None,
                     })
-                    .filter(|v| v.count > 0)
                     .collect();
-                // Top values first; ties in value order, for stable output.
                 values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+                values.truncate(size);
                 values
             }
         };
@@ -146,23 +356,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_facet_builds_a_valid_request() {
-        let facets = [
-            Facet::Brand,
-            Facet::Category,
-            Facet::Price,
-            Facet::SellerId,
-            Facet::Attr("color".into()),
-        ];
-        assert!(request(&facets).is_ok());
-    }
-
-    #[test]
     fn price_buckets_are_contiguous_and_documented() {
         for pair in PRICE_BUCKETS.windows(2) {
             assert_eq!(pair[0].1, Some(pair[1].0));
         }
         assert_eq!(bucket_key(0, Some(2500)), "0-2500");
         assert_eq!(bucket_key(100_000, None), "100000+");
+    }
+
+    #[test]
+    fn prices_fall_in_their_bucket() {
+        assert_eq!(price_bucket(0), 0);
+        assert_eq!(price_bucket(2_499), 0);
+        assert_eq!(price_bucket(2_500), 1);
+        assert_eq!(price_bucket(99_999), 5);
+        assert_eq!(price_bucket(100_000), 6);
+        assert_eq!(price_bucket(u64::MAX), 6);
+    }
+
+    #[test]
+    fn the_top_values_are_kept_most_first_ties_by_value() {
+        let counts: HashMap<String, u64> = (0..30u64)
+            .map(|i| (format!("v{i:02}"), i / 2))
+            .chain([("zero".to_owned(), 0)])
+            .collect();
+        let out = response(&[Facet::Brand], vec![Counts::Terms(counts)]).unwrap();
+        let values: Vec<(&str, u64)> = out[0]
+            .1
+            .iter()
+            .map(|v| (v.value.as_str(), v.count))
+            .collect();
+        assert_eq!(values.len(), TERMS_SIZE);
+        assert_eq!(values[0], ("v28", 14));
+        assert_eq!(values[1], ("v29", 14));
+        assert_eq!(values[TERMS_SIZE - 1], ("v11", 5));
+        assert!(response(&[Facet::Brand], vec![]).is_err());
     }
 }

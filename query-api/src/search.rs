@@ -5,13 +5,12 @@ use std::time::Instant;
 
 use schemas::ProductDocument;
 use serde::Serialize;
-use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{EnableScoring, Query, Scorer};
 use tantivy::{DocAddress, DocSet, Score, Searcher, SegmentReader};
 
 use crate::error::ApiError;
-use crate::facets::{self, FacetValue};
+use crate::facets::{self, FacetCollector, FacetValue};
 use crate::highlight::highlight;
 use crate::index::LiveIndex;
 use crate::params::{SearchParams, Sort};
@@ -125,7 +124,6 @@ fn collect_page(
     phrase: Option<&dyn Query>,
     p: &SearchParams,
     sort: Sort,
-    agg_context: AggContextParams,
 ) -> Result<Page, ApiError> {
     // A relevance ranking with a phrase bonus collects at least the re-scoring window.
     let window = match (sort, phrase) {
@@ -138,24 +136,13 @@ fn collect_page(
     } else {
         TopDocs::with_limit(p.per_page as usize).and_offset(p.offset())
     };
-    let aggs = if p.facets.is_empty() {
-        None
-    } else {
-        Some(AggregationCollector::from_aggs(
-            facets::request(&p.facets)?,
-            agg_context,
-        ))
-    };
+    let aggs = (!p.facets.is_empty()).then(|| FacetCollector::new(&p.facets));
     fn run<C>(
         searcher: &Searcher,
         query: &dyn Query,
         top: C,
-        aggs: Option<AggregationCollector>,
-    ) -> tantivy::Result<(
-        C::Fruit,
-        usize,
-        Option<tantivy::aggregation::agg_result::AggregationResults>,
-    )>
+        aggs: Option<FacetCollector>,
+    ) -> tantivy::Result<(C::Fruit, usize, Option<Vec<facets::Counts>>)>
     where
         C: Collector,
     {
@@ -236,12 +223,6 @@ pub fn search_with(
     } else {
         p.sort
     };
-    let agg_context = || {
-        AggContextParams::new(
-            AggregationLimitsGuard::new(Some(200_000_000), Some(65_000)),
-            index.index.tokenizers().clone(),
-        )
-    };
     let all = required_words(&words);
     let mut required = all;
     let phrase = builder.phrase_query(&words);
@@ -252,18 +233,11 @@ pub fn search_with(
         phrase,
         p,
         sort,
-        agg_context(),
     )?;
     if page.total < relax_below {
         for step in relaxation_steps(all) {
-            let relaxed = collect_page(
-                &searcher,
-                &builder.query(p, &words, step),
-                phrase,
-                p,
-                sort,
-                agg_context(),
-            )?;
+            let relaxed =
+                collect_page(&searcher, &builder.query(p, &words, step), phrase, p, sort)?;
             required = step;
             page = relaxed;
             if page.total >= relax_below {

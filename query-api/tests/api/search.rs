@@ -352,6 +352,64 @@ async fn each_sort() {
     );
 }
 
+/// Regression guard: facet counts are exact across segments (a per-segment top list, as
+/// Tantivy's terms aggregation keeps, under-counts a value that is rare in one segment and
+/// frequent in another), and a seller with two offers on a product counts once.
+#[tokio::test]
+async fn facet_counts_are_exact_across_segments_and_once_per_product() {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let product =
+        |id: String, brand: &'static str, offers: &'static [(&'static str, Option<u64>, u64)]| P {
+            id: leak(id),
+            title: "Gadget",
+            brand,
+            category: &["Misc"],
+            attrs: &[],
+            offers,
+            updated_at: 1,
+        };
+    let one: &'static [(&str, Option<u64>, u64)] = &[("s1", Some(100), 1)];
+    // The first segment: 205 brands twice each (more than the 200 that Tantivy keeps per
+    // segment for a top 20), and "rare" once; the second: "rare" 5 times, padded with
+    // unbranded products to the same size.
+    let mut first = Vec::new();
+    for b in 0..205 {
+        for n in 0..2 {
+            first.push(product(
+                format!("a{b}-{n}"),
+                leak(format!("brand{b:03}")),
+                one,
+            ));
+        }
+    }
+    first.push(product("a-rare".into(), "rare", one));
+    let mut second: Vec<P> = (0..5)
+        .map(|n| {
+            product(
+                format!("b-rare{n}"),
+                "rare",
+                &[
+                    ("s1", Some(100), 1),
+                    ("s1", Some(90), 2),
+                    ("s2", Some(95), 1),
+                ],
+            )
+        })
+        .collect();
+    while second.len() < first.len() {
+        second.push(product(format!("b-pad{}", second.len()), "", one));
+    }
+    let products: Vec<P> = first.into_iter().chain(second).collect();
+    let app = app_of(&products, SearchSettings::default());
+    let body = ok(&app, "/search?facets=brand,seller_id&per_page=1").await;
+    assert_eq!(facet(&body, "brand")[0], ("rare".to_owned(), 6));
+    assert_eq!(facet(&body, "brand").len(), 20);
+    assert_eq!(
+        facet(&body, "seller_id"),
+        [("s1".to_owned(), 822), ("s2".to_owned(), 5)]
+    );
+}
+
 #[tokio::test]
 async fn facets_count_the_whole_filtered_result_set() {
     let app = app();
