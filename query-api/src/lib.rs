@@ -27,6 +27,7 @@ pub mod query;
 pub mod routes;
 pub mod search;
 pub mod suggest;
+pub mod word_group;
 
 use std::sync::Arc;
 use std::time::Duration;

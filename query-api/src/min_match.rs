@@ -12,8 +12,12 @@
 //!   `n - minimum + 1` of them. The cheapest `n - minimum + 1` groups (by [`DocSet::cost`])
 //!   are the *leads*: they are walked and their union gives the candidates.
 //! - The other `minimum - 1` groups, the costliest, are the *tails*: they are only asked
-//!   whether they hold a candidate (`seek_danger`, which skips blocks of postings), and only
-//!   as long as the answer can still change whether the candidate matches.
+//!   whether they hold a candidate (`seek_danger`, which skips blocks of postings, through
+//!   [`WordGroupWeight::probe_scorer`]), and only as long as the answer can still change
+//!   whether the candidate matches.
+//!
+//! With `minimum` = all the words, this is the strict search's intersection: the rarest word
+//! walked, the others probed.
 //! - The score of a matching document asks the tails that were not asked yet
 //!   ([`Scorer::score`] is only called on matches, and not at all when only counting).
 //!
@@ -25,16 +29,18 @@ use std::fmt;
 use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, Term, TERMINATED};
 
+use crate::word_group::{WordGroup, WordGroupWeight};
+
 /// Matches documents that at least `minimum` of `groups` match.
 pub struct MinMatchQuery {
-    groups: Vec<Box<dyn Query>>,
+    groups: Vec<WordGroup>,
     minimum: usize,
     bonus: Score,
 }
 
 impl MinMatchQuery {
     /// `minimum` of `groups` (at least 1); each matched group adds its score plus `bonus`.
-    pub fn new(groups: Vec<Box<dyn Query>>, minimum: usize, bonus: Score) -> MinMatchQuery {
+    pub fn new(groups: Vec<WordGroup>, minimum: usize, bonus: Score) -> MinMatchQuery {
         MinMatchQuery {
             groups,
             minimum: minimum.max(1),
@@ -46,7 +52,7 @@ impl MinMatchQuery {
 impl Clone for MinMatchQuery {
     fn clone(&self) -> Self {
         MinMatchQuery {
-            groups: self.groups.iter().map(|g| g.box_clone()).collect(),
+            groups: self.groups.clone(),
             minimum: self.minimum,
             bonus: self.bonus,
         }
@@ -68,7 +74,7 @@ impl Query for MinMatchQuery {
         let weights = self
             .groups
             .iter()
-            .map(|g| g.weight(enable_scoring))
+            .map(|g| g.group_weight(enable_scoring))
             .collect::<tantivy::Result<Vec<_>>>()?;
         Ok(Box::new(MinMatchWeight {
             weights,
@@ -89,7 +95,7 @@ impl Query for MinMatchQuery {
 }
 
 struct MinMatchWeight {
-    weights: Vec<Box<dyn Weight>>,
+    weights: Vec<WordGroupWeight>,
     minimum: usize,
     bonus: Score,
 }
@@ -99,16 +105,20 @@ impl Weight for MinMatchWeight {
         if self.minimum > self.weights.len() {
             return Ok(Box::new(EmptyScorer));
         }
-        let mut scorers = self
-            .weights
-            .iter()
-            .map(|w| w.scorer(reader, boost))
-            .collect::<tantivy::Result<Vec<_>>>()?;
-        scorers.sort_by_key(|s| s.cost());
+        let mut scorers = Vec::with_capacity(self.weights.len());
+        for (i, w) in self.weights.iter().enumerate() {
+            scorers.push((i, w.probe_scorer(reader, boost)?));
+        }
+        scorers.sort_by_key(|(_, s)| s.cost());
         let tails = scorers.split_off(scorers.len() - (self.minimum - 1));
+        // The leads are walked: through Tantivy's buffered union.
+        let mut leads = Vec::with_capacity(scorers.len());
+        for (i, _) in scorers {
+            leads.push(self.weights[i].scorer(reader, boost)?);
+        }
         Ok(Box::new(MinMatchScorer::new(
-            scorers,
-            tails,
+            leads,
+            tails.into_iter().map(|(_, s)| s).collect(),
             self.minimum,
             self.bonus * boost,
         )))
@@ -321,24 +331,46 @@ impl Scorer for MinMatchScorer {
 mod tests {
     use proptest::prelude::*;
     use tantivy::collector::{Count, TopDocs};
-    use tantivy::query::{BooleanQuery, Occur, TermQuery};
-    use tantivy::schema::{IndexRecordOption, Schema, STRING, TEXT};
-    use tantivy::{doc, Index, TantivyDocument};
+    use tantivy::query::{
+        BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, TermQuery,
+    };
+    use tantivy::schema::{Field, IndexRecordOption, Schema, STORED, STRING, TEXT};
+    use tantivy::{doc, Index, Searcher, TantivyDocument};
 
     use super::*;
 
     const WORDS: [&str; 5] = ["red", "shoe", "hat", "blue", "big"];
 
-    fn index_of(docs: &[Vec<usize>]) -> (Index, tantivy::schema::Field, tantivy::schema::Field) {
+    struct Fields {
+        title: Field,
+        body: Field,
+        id: Field,
+    }
+
+    /// Documents with a title and a body of random words, in a few segments.
+    fn index_of(docs: &[(Vec<usize>, Vec<usize>)]) -> (Index, Fields) {
         let mut schema = Schema::builder();
-        let text = schema.add_text_field("text", TEXT);
-        let id = schema.add_text_field("id", STRING | tantivy::schema::STORED);
+        let fields = Fields {
+            title: schema.add_text_field("title", TEXT),
+            body: schema.add_text_field("body", TEXT),
+            id: schema.add_text_field("id", STRING | STORED),
+        };
         let index = Index::create_in_ram(schema.build());
         let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
-        for (i, words) in docs.iter().enumerate() {
-            let body: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();
+        let text = |words: &[usize]| {
+            words
+                .iter()
+                .map(|w| WORDS[*w])
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for (i, (title, body)) in docs.iter().enumerate() {
             writer
-                .add_document(doc!(text => body.join(" "), id => i.to_string()))
+                .add_document(doc!(
+                    fields.title => text(title),
+                    fields.body => text(body),
+                    fields.id => i.to_string()
+                ))
                 .unwrap();
             // A few segments, so scorers start and end mid-way.
             if i % 7 == 6 {
@@ -346,22 +378,50 @@ mod tests {
             }
         }
         writer.commit().unwrap();
-        (index, text, id)
+        (index, fields)
     }
 
-    fn group(text: tantivy::schema::Field, word: usize) -> Box<dyn Query> {
-        Box::new(TermQuery::new(
-            Term::from_field_text(text, WORDS[word]),
-            IndexRecordOption::WithFreqs,
-        ))
+    /// The field matches of one word: title (boosted) and body.
+    fn disjuncts(f: &Fields, word: usize) -> Vec<Box<dyn Query>> {
+        let term = |field| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, WORDS[word]),
+                IndexRecordOption::WithFreqs,
+            ))
+        };
+        vec![Box::new(BoostQuery::new(term(f.title), 3.0)), term(f.body)]
+    }
+
+    fn ours(f: &Fields, words: &[usize], minimum: usize) -> MinMatchQuery {
+        let groups = words
+            .iter()
+            .map(|w| WordGroup::new(disjuncts(f, *w), 0.1))
+            .collect();
+        MinMatchQuery::new(groups, minimum, 1000.0)
+    }
+
+    /// The same with Tantivy's queries: a minimum-should-match union of disjunction-max
+    /// groups, each plus a constant.
+    fn theirs(f: &Fields, words: &[usize], minimum: usize) -> BooleanQuery {
+        let dismax = |w: usize| -> Box<dyn Query> {
+            Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts(f, w), 0.1))
+        };
+        BooleanQuery::union_with_minimum_required_clauses(
+            words
+                .iter()
+                .map(|w| -> Box<dyn Query> {
+                    Box::new(BooleanQuery::union(vec![
+                        dismax(*w),
+                        Box::new(ConstScoreQuery::new(dismax(*w), 1000.0)),
+                    ]))
+                })
+                .collect(),
+            minimum,
+        )
     }
 
     /// The ids of the matches with their scores, by id.
-    fn ids(
-        searcher: &tantivy::Searcher,
-        id: tantivy::schema::Field,
-        q: &dyn Query,
-    ) -> Vec<(String, Score)> {
+    fn ids(searcher: &Searcher, f: &Fields, q: &dyn Query) -> Vec<(String, Score)> {
         let top = searcher
             .search(q, &TopDocs::with_limit(1000).order_by_score())
             .unwrap();
@@ -370,7 +430,7 @@ mod tests {
             .map(|(score, addr)| {
                 let d: TantivyDocument = searcher.doc(addr).unwrap();
                 let value = d
-                    .get_first(id)
+                    .get_first(f.id)
                     .and_then(|v| tantivy::schema::Value::as_str(&v))
                     .unwrap()
                     .to_owned();
@@ -395,63 +455,61 @@ mod tests {
         Ok(())
     }
 
+    fn words_strategy() -> impl Strategy<Value = Vec<usize>> {
+        prop::collection::vec(0..WORDS.len(), 0..4)
+    }
+
     proptest! {
-        /// Regression guard of the relaxed search: the same documents, with the same
-        /// scores, as Tantivy's minimum-should-match union of the groups plus a constant
-        /// per group, for random documents, groups and minimums; and as a filter inside an
-        /// intersection (`seek`).
+        /// Regression guard of the relaxed and strict searches: the same documents, with
+        /// the same scores, as Tantivy's minimum-should-match union of disjunction-max word
+        /// groups plus a constant per group, for random documents, words and minimums; and
+        /// inside an intersection with a filter (which seeks).
         #[test]
         fn matches_and_scores_like_tantivys_minimum_should_match_union(
-            docs in prop::collection::vec(prop::collection::vec(0..WORDS.len(), 0..4), 1..60),
+            docs in prop::collection::vec((words_strategy(), words_strategy()), 1..60),
             words in prop::collection::btree_set(0..WORDS.len(), 1..5),
             minimum in 1usize..5,
             filter_word in 0..WORDS.len(),
         ) {
-            let (index, text, id) = index_of(&docs);
+            let (index, f) = index_of(&docs);
             let searcher = index.reader().unwrap().searcher();
             let words: Vec<usize> = words.into_iter().collect();
-            let ours = MinMatchQuery::new(words.iter().map(|w| group(text, *w)).collect(), minimum, 1000.0);
-            let theirs = BooleanQuery::union_with_minimum_required_clauses(
-                words
-                    .iter()
-                    .map(|w| -> Box<dyn Query> {
-                        Box::new(BooleanQuery::union(vec![
-                            group(text, *w),
-                            Box::new(tantivy::query::ConstScoreQuery::new(group(text, *w), 1000.0)),
-                        ]))
-                    })
-                    .collect(),
-                minimum,
-            );
-            same(&ids(&searcher, id, &ours), &ids(&searcher, id, &theirs))?;
+            let ours = ours(&f, &words, minimum);
+            let theirs = theirs(&f, &words, minimum);
+            same(&ids(&searcher, &f, &ours), &ids(&searcher, &f, &theirs))?;
             prop_assert_eq!(searcher.search(&ours, &Count).unwrap(), searcher.search(&theirs, &Count).unwrap());
+            let filter = Term::from_field_text(f.body, WORDS[filter_word]);
             let and = |q: Box<dyn Query>| BooleanQuery::new(vec![
                 (Occur::Must, q),
-                (Occur::Must, group(text, filter_word)),
+                (Occur::Must, Box::new(TermQuery::new(filter.clone(), IndexRecordOption::Basic))),
             ]);
             same(
-                &ids(&searcher, id, &and(Box::new(ours.clone()))),
-                &ids(&searcher, id, &and(Box::new(theirs.clone()))),
+                &ids(&searcher, &f, &and(Box::new(ours.clone()))),
+                &ids(&searcher, &f, &and(Box::new(theirs.clone()))),
             )?;
         }
     }
 
     #[test]
     fn counts_the_documents_with_enough_of_the_words() {
-        let docs = vec![vec![0, 1], vec![0], vec![1, 2], vec![0, 1, 2], vec![3]];
-        let (index, text, _) = index_of(&docs);
+        let docs: Vec<(Vec<usize>, Vec<usize>)> = vec![
+            (vec![0], vec![1]),
+            (vec![0], vec![]),
+            (vec![1, 2], vec![]),
+            (vec![0, 1], vec![2]),
+            (vec![3], vec![3]),
+        ];
+        let (index, f) = index_of(&docs);
         let searcher = index.reader().unwrap().searcher();
-        let q =
-            |minimum| MinMatchQuery::new((0..3).map(|w| group(text, w)).collect(), minimum, 0.0);
+        let q = |minimum| ours(&f, &[0, 1, 2], minimum);
         assert_eq!(searcher.search(&q(1), &Count).unwrap(), 4);
         assert_eq!(searcher.search(&q(2), &Count).unwrap(), 3);
         assert_eq!(searcher.search(&q(3), &Count).unwrap(), 1);
         assert_eq!(searcher.search(&q(4), &Count).unwrap(), 0);
-        let explanation = searcher
+        let top = searcher
             .search(&q(2), &TopDocs::with_limit(1).order_by_score())
             .unwrap();
-        let (_, addr) = explanation[0];
-        let explained = q(2).explain(&searcher, addr).unwrap();
-        assert!(explained.value() > 0.0);
+        let explained = q(2).explain(&searcher, top[0].1).unwrap();
+        assert!((explained.value() - top[0].0).abs() < 1e-3);
     }
 }

@@ -36,8 +36,8 @@ use std::ops::Bound;
 use schemas::index::{normalize_keyword, text_analyzer};
 use schemas::IndexFields;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
-    Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::{
@@ -47,6 +47,7 @@ use tantivy::{Searcher, Term};
 
 use crate::min_match::MinMatchQuery;
 use crate::params::SearchParams;
+use crate::word_group::WordGroup;
 
 /// Most query words used; more are ignored (a pasted paragraph must not build a huge query).
 pub const MAX_WORDS: usize = 32;
@@ -327,7 +328,7 @@ impl QueryBuilder<'_> {
     }
 
     /// The disjunction of everything one word can match.
-    pub fn word_group(&self, word: &Word) -> Box<dyn Query> {
+    pub fn word_group(&self, word: &Word) -> WordGroup {
         let f = self.fields;
         let typo_fields = typo_fields(f);
         let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
@@ -365,26 +366,31 @@ impl QueryBuilder<'_> {
                 )));
             }
         }
-        Box::new(DisjunctionMaxQuery::with_tie_breaker(
-            disjuncts,
-            TIE_BREAKER,
-        ))
+        WordGroup::new(disjuncts, TIE_BREAKER)
     }
 
     /// The text part: at least `required` of the non-optional words (all of them when
     /// `required` is their count); optional words only add to the score.
     pub fn text_query(&self, words: &[Word], required: usize) -> Box<dyn Query> {
-        let mut groups: Vec<Box<dyn Query>> = Vec::new();
+        let mut groups: Vec<WordGroup> = Vec::new();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in words {
             if w.optional {
-                clauses.push((Occur::Should, self.word_group(w)));
+                clauses.push((Occur::Should, Box::new(self.word_group(w))));
             } else {
                 groups.push(self.word_group(w));
             }
         }
-        if required >= groups.len() {
-            clauses.extend(groups.into_iter().map(|g| (Occur::Must, g)));
+        if groups.len() == 1 {
+            clauses.extend(
+                groups
+                    .into_iter()
+                    .map(|g| -> (Occur, Box<dyn Query>) { (Occur::Must, Box::new(g)) }),
+            );
+        } else if required >= groups.len() {
+            // All the words: the rarest is walked and the others probed at its matches.
+            let all = groups.len();
+            clauses.push((Occur::Must, Box::new(MinMatchQuery::new(groups, all, 0.0))));
         } else {
             // Relaxed: a product with more of the words always ranks above one with fewer
             // (each matched word adds a bonus larger than any text score), then by score.
