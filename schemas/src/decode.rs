@@ -31,15 +31,22 @@ pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 256;
 /// The JSON type of a value, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonType {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool,
+    /// Any JSON number.
     Number,
+    /// A string.
     String,
+    /// An array.
     Array,
+    /// An object.
     Object,
 }
 
 impl JsonType {
+    /// The type of `value`.
     pub fn of(value: &Value) -> JsonType {
         match value {
             Value::Null => JsonType::Null,
@@ -68,35 +75,71 @@ impl fmt::Display for JsonType {
 /// What is wrong with one field of an otherwise well-formed JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldProblem {
+    /// A required field is absent.
     #[error("is missing")]
     Missing,
+    /// The field has another JSON type than the contract says.
     #[error("must be {expected}, found {found}")]
     WrongType {
+        /// What the contract says, e.g. "a string".
         expected: &'static str,
+        /// What the message has.
         found: JsonType,
     },
+    /// A count or amount below zero.
     #[error("must not be negative, found {value}")]
-    Negative { value: String },
+    Negative {
+        /// The number as written.
+        value: String,
+    },
+    /// A fraction where a whole number is needed.
     #[error("must be a whole number, found {value}")]
-    NotInteger { value: String },
+    NotInteger {
+        /// The number as written.
+        value: String,
+    },
+    /// A whole number too large for 64 bits.
     #[error("is out of range, found {value}")]
-    OutOfRange { value: String },
+    OutOfRange {
+        /// The number as written.
+        value: String,
+    },
+    /// An empty string where a value is needed.
     #[error("must not be empty")]
     Empty,
+    /// A string longer than its limit.
     #[error("is {len} bytes long, over the limit of {max}")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A list or map with more entries than its limit.
     #[error("has {count} entries, over the limit of {max}")]
-    TooMany { count: usize, max: usize },
+    TooMany {
+        /// Its entries.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An id or label containing control characters.
     #[error("must not contain control characters")]
     ControlCharacter,
+    /// A value outside a closed list (e.g. `condition`).
     #[error("must be one of {allowed}, found {value:?}")]
     UnknownVariant {
+        /// The value as written (truncated).
         value: String,
+        /// The accepted values, for the message.
         allowed: &'static str,
     },
+    /// A string not in the required format (e.g. a currency code).
     #[error("must be {expected}, found {value:?}")]
     BadFormat {
+        /// The format, for the message.
         expected: &'static str,
+        /// The value as written (truncated).
         value: String,
     },
 }
@@ -104,19 +147,41 @@ pub enum FieldProblem {
 /// Why a message is not a valid event. Every variant says which part is wrong and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidEvent {
+    /// A Kafka tombstone (null payload).
     #[error("payload is null: events must be JSON objects (deletes are events with `deleted: true`, not tombstones)")]
     NullPayload,
+    /// A payload over [`MAX_MESSAGE_BYTES`].
     #[error("payload is {size} bytes, over the limit of {limit}")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The payload's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A payload that is not UTF-8 text.
     #[error("payload is not valid UTF-8 (first invalid byte at offset {offset})")]
-    NotUtf8 { offset: usize },
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
+    /// Text that does not parse as JSON.
     #[error("payload is not valid JSON: {detail}")]
-    NotJson { detail: String },
+    NotJson {
+        /// The parser's message.
+        detail: String,
+    },
+    /// JSON that is not an object.
     #[error("payload must be a JSON object, found {found}")]
-    NotObject { found: JsonType },
+    NotObject {
+        /// What it is instead.
+        found: JsonType,
+    },
+    /// One field is wrong.
     #[error("field `{field}` {problem}")]
     Field {
+        /// The field's name (a path for nested fields, e.g. `attributes.color`).
         field: String,
+        /// What is wrong with it.
         problem: FieldProblem,
     },
 }

@@ -9,12 +9,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Attributes, Condition};
 
+/// Separator of category path segments in filters and facet values (`Electronics>TVs`).
+pub const CATEGORY_SEPARATOR: &str = ">";
+
 /// One seller's offer as shown on the product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OfferDocument {
+    /// The offer's id at the source.
     pub offer_id: String,
+    /// The seller's id.
     pub seller_id: String,
+    /// The seller's display name.
     pub seller_name: String,
+    /// The condition of the offered item.
     pub condition: Condition,
     /// `null` until the offer has a price record.
     pub price_cents: Option<u64>,
@@ -31,12 +38,17 @@ pub struct OfferDocument {
 /// The merged, denormalized product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDocument {
+    /// The product's id at the source.
     pub product_id: String,
+    /// The product's title.
     pub title: String,
+    /// The product's description.
     pub description: String,
+    /// The brand (empty when unknown).
     pub brand: String,
     /// Category path from the root to the leaf.
     pub category: Vec<String>,
+    /// Open-ended attributes (`color`, `screen_size_in`, ...).
     pub attributes: Attributes,
     /// Shown offers, sorted by `offer_id`.
     pub offers: Vec<OfferDocument>,
@@ -68,6 +80,6 @@ impl ProductDocument {
 
     /// The category path joined with `>` (`Electronics>TVs`), the form filters use.
     pub fn category_path(&self) -> String {
-        self.category.join(crate::index::CATEGORY_SEPARATOR)
+        self.category.join(CATEGORY_SEPARATOR)
     }
 }

@@ -16,13 +16,18 @@ use serde::{Deserialize, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
+    /// The products topic: product content.
     Product,
+    /// The offers topic: sellers' offers of a product.
     Offer,
+    /// The prices topic: an offer's price.
     Price,
+    /// The inventory topic: an offer's stock.
     Inventory,
 }
 
 impl EventKind {
+    /// Every kind, in [`EventKind::index`] order.
     pub const ALL: [EventKind; 4] = [
         EventKind::Product,
         EventKind::Offer,
@@ -30,6 +35,17 @@ impl EventKind {
         EventKind::Inventory,
     ];
 
+    /// The position of the kind in [`EventKind::ALL`], for tables indexed by kind.
+    pub fn index(self) -> usize {
+        match self {
+            EventKind::Product => 0,
+            EventKind::Offer => 1,
+            EventKind::Price => 2,
+            EventKind::Inventory => 3,
+        }
+    }
+
+    /// The kind's name, as in dead-letter headers and the JSON Schema file names.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Product => "product",
@@ -50,8 +66,11 @@ impl fmt::Display for EventKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum AttributeValue {
+    /// `true` or `false`.
     Bool(bool),
+    /// A JSON number.
     Number(serde_json::Number),
+    /// A string.
     String(String),
 }
 
@@ -75,6 +94,9 @@ pub type Attributes = BTreeMap<String, AttributeValue>;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+// The variants are named by their wire values (`new`, `refurbished`, `used`); a doc comment
+// per variant would turn the JSON Schema's `enum` into a `oneOf` of constants.
+#[allow(missing_docs)]
 pub enum Condition {
     New,
     Refurbished,
@@ -82,8 +104,10 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// Every condition.
     pub const ALL: [Condition; 3] = [Condition::New, Condition::Refurbished, Condition::Used];
 
+    /// The condition as the wire format spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Condition::New => "new",
@@ -92,6 +116,7 @@ impl Condition {
         }
     }
 
+    /// The condition a wire value names, if any.
     pub fn parse(s: &str) -> Option<Condition> {
         Condition::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -138,21 +163,26 @@ fn allow_deleted_false(schema: &mut Schema) {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[schemars(transform = allow_deleted_false)]
 pub struct ProductUpsert {
+    /// The product's id at the source (the Kafka key).
     #[schemars(length(min = 1, max = 256))]
     pub product_id: String,
     /// Increases with every change of this record at the source.
     pub version: u64,
     /// When the change happened at the source, epoch milliseconds.
     pub ts: u64,
+    /// The product's title.
     pub title: String,
+    /// The description.
     #[serde(default)]
     pub description: String,
+    /// The brand.
     #[serde(default)]
     pub brand: String,
     /// Category path from the root to the leaf, e.g. `["Electronics", "TVs"]`.
     #[serde(default)]
     #[schemars(length(max = 32), inner(length(min = 1, max = 256)))]
     pub category: Vec<String>,
+    /// Open-ended attributes.
     #[serde(default)]
     pub attributes: Attributes,
 }
@@ -160,10 +190,14 @@ pub struct ProductUpsert {
 /// A product deleted at the source.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ProductDelete {
+    /// The product's id at the source.
     #[schemars(length(min = 1, max = 256))]
     pub product_id: String,
+    /// Increases with every change of this record at the source.
     pub version: u64,
+    /// When the delete happened at the source, epoch milliseconds.
     pub ts: u64,
+    /// Always `true`.
     pub deleted: Deleted,
 }
 
@@ -171,7 +205,9 @@ pub struct ProductDelete {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ProductEvent {
+    /// The product exists with this content.
     Upsert(ProductUpsert),
+    /// The product is gone.
     Delete(ProductDelete),
 }
 
@@ -179,28 +215,40 @@ pub enum ProductEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[schemars(transform = allow_deleted_false)]
 pub struct OfferUpsert {
+    /// The offer's id at the source.
     #[schemars(length(min = 1, max = 256))]
     pub offer_id: String,
+    /// The product offered.
     #[schemars(length(min = 1, max = 256))]
     pub product_id: String,
+    /// Increases with every change of this record at the source.
     pub version: u64,
+    /// When the change happened at the source, epoch milliseconds.
     pub ts: u64,
+    /// The seller's id.
     #[schemars(length(min = 1, max = 256))]
     pub seller_id: String,
+    /// The seller's display name.
     #[serde(default)]
     pub seller_name: String,
+    /// The condition of the offered item.
     pub condition: Condition,
 }
 
 /// A seller's offer withdrawn.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct OfferDelete {
+    /// The offer's id at the source.
     #[schemars(length(min = 1, max = 256))]
     pub offer_id: String,
+    /// The product it was offered for.
     #[schemars(length(min = 1, max = 256))]
     pub product_id: String,
+    /// Increases with every change of this record at the source.
     pub version: u64,
+    /// When the delete happened at the source, epoch milliseconds.
     pub ts: u64,
+    /// Always `true`.
     pub deleted: Deleted,
 }
 
@@ -208,19 +256,26 @@ pub struct OfferDelete {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OfferEvent {
+    /// The offer exists with this content.
     Upsert(OfferUpsert),
+    /// The offer is withdrawn.
     Delete(OfferDelete),
 }
 
 /// The price of an offer (there is no price delete: withdraw the offer instead).
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PriceEvent {
+    /// The offer priced.
     #[schemars(length(min = 1, max = 256))]
     pub offer_id: String,
+    /// The product of the offer.
     #[schemars(length(min = 1, max = 256))]
     pub product_id: String,
+    /// Increases with every change of this record at the source.
     pub version: u64,
+    /// When the change happened at the source, epoch milliseconds.
     pub ts: u64,
+    /// The price in cents.
     pub price_cents: u64,
     /// ISO 4217 currency code, three upper-case letters.
     #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
@@ -233,12 +288,17 @@ pub struct PriceEvent {
 /// The stock of an offer.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct InventoryEvent {
+    /// The offer stocked.
     #[schemars(length(min = 1, max = 256))]
     pub offer_id: String,
+    /// The product of the offer.
     #[schemars(length(min = 1, max = 256))]
     pub product_id: String,
+    /// Increases with every change of this record at the source.
     pub version: u64,
+    /// When the change happened at the source, epoch milliseconds.
     pub ts: u64,
+    /// Units available.
     pub quantity: u64,
 }
 
@@ -246,13 +306,18 @@ pub struct InventoryEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Event {
+    /// From the products topic.
     Product(ProductEvent),
+    /// From the offers topic.
     Offer(OfferEvent),
+    /// From the prices topic.
     Price(PriceEvent),
+    /// From the inventory topic.
     Inventory(InventoryEvent),
 }
 
 impl ProductEvent {
+    /// The product the event is about.
     pub fn product_id(&self) -> &str {
         match self {
             ProductEvent::Upsert(e) => &e.product_id,
@@ -260,6 +325,7 @@ impl ProductEvent {
         }
     }
 
+    /// The record's version.
     pub fn version(&self) -> u64 {
         match self {
             ProductEvent::Upsert(e) => e.version,
@@ -267,6 +333,7 @@ impl ProductEvent {
         }
     }
 
+    /// The source timestamp, epoch ms.
     pub fn ts(&self) -> u64 {
         match self {
             ProductEvent::Upsert(e) => e.ts,
@@ -276,6 +343,7 @@ impl ProductEvent {
 }
 
 impl OfferEvent {
+    /// The offer the event is about.
     pub fn offer_id(&self) -> &str {
         match self {
             OfferEvent::Upsert(e) => &e.offer_id,
@@ -283,6 +351,7 @@ impl OfferEvent {
         }
     }
 
+    /// The product the event is about.
     pub fn product_id(&self) -> &str {
         match self {
             OfferEvent::Upsert(e) => &e.product_id,
@@ -290,6 +359,7 @@ impl OfferEvent {
         }
     }
 
+    /// The record's version.
     pub fn version(&self) -> u64 {
         match self {
             OfferEvent::Upsert(e) => e.version,
@@ -297,6 +367,7 @@ impl OfferEvent {
         }
     }
 
+    /// The source timestamp, epoch ms.
     pub fn ts(&self) -> u64 {
         match self {
             OfferEvent::Upsert(e) => e.ts,
@@ -306,6 +377,7 @@ impl OfferEvent {
 }
 
 impl Event {
+    /// The topic kind the event comes from.
     pub fn kind(&self) -> EventKind {
         match self {
             Event::Product(_) => EventKind::Product,
@@ -315,6 +387,7 @@ impl Event {
         }
     }
 
+    /// The product the event is about (the partitioning key).
     pub fn product_id(&self) -> &str {
         match self {
             Event::Product(e) => e.product_id(),
@@ -334,6 +407,7 @@ impl Event {
         }
     }
 
+    /// The record's version.
     pub fn version(&self) -> u64 {
         match self {
             Event::Product(e) => e.version(),
@@ -343,6 +417,7 @@ impl Event {
         }
     }
 
+    /// The source timestamp, epoch ms.
     pub fn ts(&self) -> u64 {
         match self {
             Event::Product(e) => e.ts(),

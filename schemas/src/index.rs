@@ -30,7 +30,8 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 
-use crate::state::ProductState;
+use crate::state::{DecodeStateError, ProductState};
+use tantivy::schema::Value;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
     Stemmer, TextAnalyzer,
@@ -44,30 +45,46 @@ pub const SCHEMA_VERSION: u32 = 3;
 pub const TEXT_ANALYZER: &str = "catalog_text";
 /// Analyzer of exact-match fields (brand, attribute values): whole value, lower-cased, folded.
 pub const KEYWORD_ANALYZER: &str = "catalog_keyword";
-/// Separator of category path segments in filters and facet values (`Electronics>TVs`).
-pub const CATEGORY_SEPARATOR: &str = ">";
+pub use crate::document::CATEGORY_SEPARATOR;
 /// Products whose id starts with this are freshness canaries: indexed like any product, but
 /// never shown to shoppers.
 pub const CANARY_PREFIX: &str = "__canary__";
 
 /// Field names, as they appear in the index.
 pub mod names {
+    /// `product_id`: the upsert key.
     pub const PRODUCT_ID: &str = "product_id";
+    /// `visible`: false for deleted products and orphans.
     pub const VISIBLE: &str = "visible";
+    /// `state`: the stored merge state.
     pub const STATE: &str = "state";
+    /// `title`: full text.
     pub const TITLE: &str = "title";
+    /// `brand`: full text.
     pub const BRAND: &str = "brand";
+    /// `brand_key`: the normalized brand, for its filter and facet.
     pub const BRAND_KEY: &str = "brand_key";
+    /// `category`: the category path as full text.
     pub const CATEGORY: &str = "category";
+    /// `category_prefix`: every prefix of the category path.
     pub const CATEGORY_PREFIX: &str = "category_prefix";
+    /// `canary`: true for freshness canaries.
     pub const CANARY: &str = "canary";
+    /// `description`: full text.
     pub const DESCRIPTION: &str = "description";
+    /// `attributes`: attribute values as full text.
     pub const ATTRIBUTES: &str = "attributes";
+    /// `attr`: attribute values by name, for filters and facets.
     pub const ATTR: &str = "attr";
+    /// `seller_id`: the sellers of the shown offers.
     pub const SELLER_ID: &str = "seller_id";
+    /// `price_cents`: the lowest in-stock price.
     pub const PRICE_CENTS: &str = "price_cents";
+    /// `in_stock`: some shown offer is in stock.
     pub const IN_STOCK: &str = "in_stock";
+    /// `updated_at`: the greatest `ts` of the product's records.
     pub const UPDATED_AT: &str = "updated_at";
+    /// `offer_count`: the shown offers.
     pub const OFFER_COUNT: &str = "offer_count";
 }
 
@@ -79,23 +96,41 @@ pub struct MissingField(pub &'static str);
 /// Handles of every field of the schema.
 #[derive(Debug, Clone)]
 pub struct IndexFields {
+    /// The schema itself.
     pub schema: Schema,
+    /// The `product_id` field (see [`names`]).
     pub product_id: Field,
+    /// The `visible` field (see [`names`]).
     pub visible: Field,
+    /// The `state` field (see [`names`]).
     pub state: Field,
+    /// The `title` field (see [`names`]).
     pub title: Field,
+    /// The `brand` field (see [`names`]).
     pub brand: Field,
+    /// The `brand_key` field (see [`names`]).
     pub brand_key: Field,
+    /// The `category` field (see [`names`]).
     pub category: Field,
+    /// The `category_prefix` field (see [`names`]).
     pub category_prefix: Field,
+    /// The `canary` field (see [`names`]).
     pub canary: Field,
+    /// The `description` field (see [`names`]).
     pub description: Field,
+    /// The `attributes` field (see [`names`]).
     pub attributes: Field,
+    /// The `attr` field (see [`names`]).
     pub attr: Field,
+    /// The `seller_id` field (see [`names`]).
     pub seller_id: Field,
+    /// The `price_cents` field (see [`names`]).
     pub price_cents: Field,
+    /// The `in_stock` field (see [`names`]).
     pub in_stock: Field,
+    /// The `updated_at` field (see [`names`]).
     pub updated_at: Field,
+    /// The `offer_count` field (see [`names`]).
     pub offer_count: Field,
 }
 
@@ -237,6 +272,17 @@ impl IndexFields {
         d.add_u64(self.updated_at, state.updated_at());
         d.add_u64(self.offer_count, offer_count);
         d
+    }
+
+    /// The merge state stored in a document read back from the index: the one place the
+    /// `state` field is decoded (a document without one reads as an empty state, which is
+    /// an error too). What to do with an unreadable state is the caller's policy.
+    pub fn stored_state(&self, doc: &TantivyDocument) -> Result<ProductState, DecodeStateError> {
+        let bytes = doc
+            .get_first(self.state)
+            .and_then(|v| v.as_bytes())
+            .unwrap_or_default();
+        ProductState::decode(bytes)
     }
 }
 

@@ -8,17 +8,27 @@
 //! - [`document`]: the merged [`ProductDocument`] served by `GET /products/{id}` and search hits.
 //! - [`state`]: a product's merge state (every record with its version), its compact stored
 //!   form, and how it renders into the document.
-//! - [`index`]: the Tantivy schema and analyzers, defined once for writers and readers.
+//! - [`index`]: the Tantivy schema and analyzers, defined once for writers and readers, and
+//!   the one decoder of the merge state stored in the index.
+//! - [`live`]: the live index handle (index, reader, fields), atomically swappable, shared by
+//!   the indexer (writes, state lookups) and the query API (searches).
 //! - [`contract`]: the JSON Schema files under `schemas/json/`, generated from these types and
 //!   kept in sync by a test; example events live under `schemas/examples/`.
 //!
 //! The merge rules that apply events to states live in the indexer (`indexer::merge`).
+//!
+//! Module dependencies run one way (checked by `scripts/check-layout.py`): `event` ←
+//! `decode`; `event` ← `document` ← `state` ← `index` ← `live`; `contract` reads `event` and
+//! `document`. Nothing points back.
+
+#![warn(missing_docs)]
 
 pub mod contract;
 pub mod decode;
 pub mod document;
 pub mod event;
 pub mod index;
+pub mod live;
 pub mod state;
 
 pub use decode::{decode, FieldProblem, InvalidEvent, JsonType, MAX_MESSAGE_BYTES};
@@ -28,4 +38,5 @@ pub use event::{
     OfferEvent, OfferUpsert, PriceEvent, ProductDelete, ProductEvent, ProductUpsert,
 };
 pub use index::{IndexFields, SCHEMA_VERSION};
+pub use live::{LiveIndex, SharedIndex, StoredStateError};
 pub use state::ProductState;

@@ -22,7 +22,9 @@ use crate::event::{AttributeValue, Attributes, Condition};
 /// A record value with the version and source timestamp it was set at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Versioned<T> {
+    /// The event's version: a record is replaced only by a higher one.
     pub version: u64,
+    /// The event's source timestamp, epoch ms.
     pub ts: u64,
     /// `None` is a tombstone (for product and offer records).
     pub value: T,
@@ -32,10 +34,15 @@ pub struct Versioned<T> {
 /// numbers, so numbers keep their kind).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredValue {
+    /// A boolean.
     Bool(bool),
+    /// A number that fits `u64`.
     UInt(u64),
+    /// A negative whole number.
     Int(i64),
+    /// A number with a fraction.
     Float(f64),
+    /// A string.
     Str(String),
 }
 
@@ -73,14 +80,20 @@ impl From<&StoredValue> for AttributeValue {
 /// The content of a live product record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductBody {
+    /// The title.
     pub title: String,
+    /// The description.
     pub description: String,
+    /// The brand.
     pub brand: String,
+    /// The category path, root first.
     pub category: Vec<String>,
+    /// Attributes in name order, in their stored form.
     pub attributes: Vec<(String, StoredValue)>,
 }
 
 impl ProductBody {
+    /// The attributes as the event carried them.
     pub fn attributes(&self) -> Attributes {
         self.attributes
             .iter()
@@ -88,6 +101,7 @@ impl ProductBody {
             .collect()
     }
 
+    /// Event attributes in their stored form.
     pub fn store_attributes(attributes: &Attributes) -> Vec<(String, StoredValue)> {
         attributes
             .iter()
@@ -99,43 +113,58 @@ impl ProductBody {
 /// The content of a live offer record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfferBody {
+    /// The seller's id.
     pub seller_id: String,
+    /// The seller's display name.
     pub seller_name: String,
+    /// The condition of the offered item.
     pub condition: Condition,
 }
 
 /// The content of a price record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PriceBody {
+    /// The price in cents.
     pub price_cents: u64,
+    /// ISO 4217 currency code.
     pub currency: String,
+    /// The list (strike-through) price, if any.
     pub list_price_cents: Option<u64>,
 }
 
 /// The records of one `offer_id` under a product. Any of them may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OfferSlot {
+    /// The offer record (`None` inside: a tombstone).
     pub offer: Option<Versioned<Option<OfferBody>>>,
+    /// The price record.
     pub price: Option<Versioned<PriceBody>>,
+    /// The inventory record: the quantity.
     pub inventory: Option<Versioned<u64>>,
 }
 
 /// Everything known about one product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductState {
+    /// The product's id.
     pub product_id: String,
+    /// The product record (`None` inside: a tombstone).
     pub product: Option<Versioned<Option<ProductBody>>>,
+    /// The records of each `offer_id`, in id order.
     pub offers: BTreeMap<String, OfferSlot>,
 }
 
 /// The stored merge state could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeStateError {
+    /// No bytes at all.
     #[error("merge state is empty")]
     Empty,
     #[error("merge state has format {0}, this build reads format {STATE_FORMAT}: reindex")]
+    /// A format byte this build does not read (a newer build wrote it).
     UnknownFormat(u8),
     #[error("merge state is corrupt: {0}")]
+    /// The bytes do not decode.
     Corrupt(#[from] postcard::Error),
 }
 
@@ -143,6 +172,7 @@ pub enum DecodeStateError {
 pub const STATE_FORMAT: u8 = 2;
 
 impl ProductState {
+    /// The state of a product nothing is known about yet.
     pub fn new(product_id: impl Into<String>) -> ProductState {
         ProductState {
             product_id: product_id.into(),
@@ -300,8 +330,11 @@ impl ProductState {
 /// An offer as shown on the product, borrowed from the state.
 #[derive(Debug, Clone, Copy)]
 pub struct ShownOffer<'a> {
+    /// The offer's id.
     pub offer_id: &'a str,
+    /// The offer record's content.
     pub offer: &'a OfferBody,
+    /// The price record's content, if any.
     pub price: Option<&'a PriceBody>,
     /// 0 without an inventory record.
     pub quantity: u64,
