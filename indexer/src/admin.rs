@@ -35,7 +35,7 @@ async fn authorize(
 ) -> Response {
     let Some(expected) = token else {
         return ApiError::Disabled(
-            "admin routes are disabled: start the indexer with --admin-token (or INDEXER_ADMIN_TOKEN)".to_owned(),
+            "admin routes are disabled: start the indexer with --admin-token (or INDEXER_ADMIN_TOKEN)",
         )
         .into_response();
     };
@@ -47,10 +47,7 @@ async fn authorize(
         .map(str::trim);
     let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())));
     if !ok {
-        let mut response = ApiError::Unauthorized(
-            "missing or wrong admin token: send Authorization: Bearer <token>".to_owned(),
-        )
-        .into_response();
+        let mut response = ApiError::Unauthorized.into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
@@ -77,7 +74,7 @@ fn start_request(query: Option<&str>, body: &Bytes) -> Result<StartRequest, ApiE
             ))
         })?
     };
-    for (k, v) in query_api::params::pairs(query) {
+    for (k, v) in query_api::pairs(query) {
         match (k.as_str(), v.as_str()) {
             ("force", "true") => request.force = true,
             ("force", "false") => request.force = false,
@@ -118,7 +115,7 @@ async fn report(
     State(state): State<AdminState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ReindexReport>, ApiError> {
-    if let Some((k, _)) = query_api::params::pairs(query.as_deref()).first() {
+    if let Some((k, _)) = query_api::pairs(query.as_deref()).first() {
         return Err(ApiError::UnknownParameter(format!(
             "unknown parameter {k:?}; GET /admin/reindex takes none"
         )));

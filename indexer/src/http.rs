@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use prometheus_client::registry::Registry;
-use query_api::metrics::HttpMetrics;
 use query_api::ApiState;
+use query_api::HttpMetrics;
 use serde_json::json;
 
 use crate::metrics::Metrics;
@@ -44,11 +44,11 @@ pub fn app(state: AppState) -> Router {
         .merge(query_api::router(state.api.clone()))
         .merge(crate::ui::routes())
         .merge(crate::admin::routes(state.admin.clone()))
-        .fallback(query_api::routes::not_found);
-    query_api::harden::harden(routes, &state.limits)
+        .fallback(query_api::not_found);
+    query_api::harden(routes, &state.limits)
         .layer(axum::middleware::from_fn_with_state(
             state.http_metrics.clone(),
-            query_api::metrics::track,
+            query_api::track,
         ))
         // A 5xx here is mostly expected (`/ready` while not ready, load shedding, timeouts):
         // not logged as an error per request (a balancer probing `/ready` would flood the

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
-use query_api::metrics::HttpMetrics;
+use query_api::HttpMetrics;
 use query_api::{ApiState, LiveIndex, SharedIndex};
 use schemas::IndexFields;
 use tantivy::ReloadPolicy;

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use query_api::params::{pairs, SearchParams};
 use query_api::search::search;
+use query_api::{pairs, SearchParams};
 use query_api::{LiveIndex, Relevance};
 use schemas::IndexFields;
 use tantivy::{Index, ReloadPolicy};

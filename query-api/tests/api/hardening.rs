@@ -8,8 +8,8 @@ use axum::http::{header, Request, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use proptest::prelude::*;
-use query_api::harden::harden;
-use query_api::params::{pairs, SearchParams};
+use query_api::harden;
+use query_api::{pairs, SearchParams};
 use query_api::{ApiError, ApiState, HttpLimits, Relevance, SearchSettings, SharedIndex};
 use tokio::sync::Notify;
 use tower::ServiceExt;
@@ -259,9 +259,9 @@ proptest! {
         let params = SearchParams::parse(&pairs(Some(&raw))).unwrap();
         let response = query_api::search::search(index, Relevance::default(), &params);
         prop_assert!(response.is_ok(), "{:?}", response.err());
-        let suggest = query_api::params::SuggestParams::parse(&pairs(Some(&form_urlencoded::Serializer::new(String::new()).append_pair("q", &q.chars().take(100).collect::<String>()).finish())));
+        let suggest = query_api::SuggestParams::parse(&pairs(Some(&form_urlencoded::Serializer::new(String::new()).append_pair("q", &q.chars().take(100).collect::<String>()).finish())));
         if let Ok(p) = suggest {
-            prop_assert!(query_api::suggest::suggest(index, Relevance::default(), &p).is_ok());
+            prop_assert!(query_api::suggest(index, Relevance::default(), &p).is_ok());
         }
     }
 }

@@ -654,7 +654,7 @@ async fn suggestions_offer_brands_then_titles() {
 #[tokio::test]
 async fn canaries_are_found_only_by_the_canary_checker() {
     let index = crate::common::live_index();
-    let params = query_api::params::SearchParams {
+    let params = query_api::SearchParams {
         q: "canary".into(),
         page: 1,
         per_page: 5,

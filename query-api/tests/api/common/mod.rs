@@ -260,7 +260,7 @@ pub fn live_index_of(all: &[ProductState]) -> LiveIndex {
 
 pub fn app_with(settings: SearchSettings) -> Router {
     let state = ApiState::new(SharedIndex::new(live_index()), settings);
-    query_api::router(state).fallback(query_api::routes::not_found)
+    query_api::router(state).fallback(query_api::not_found)
 }
 
 /// The router over a catalog of `products`.

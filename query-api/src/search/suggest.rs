@@ -2,39 +2,49 @@
 //! matching the words so far (the last one as a prefix). Cheap enough for every keystroke:
 //! one term-dictionary range scan and one top-10 query.
 
-use std::collections::BTreeMap;
-
 use schemas::index::normalize_keyword;
+use schemas::LiveIndex;
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
-use crate::error::ApiError;
-use crate::index::LiveIndex;
-use crate::params::{SearchParams, SuggestParams};
-use crate::query::{analyze, QueryBuilder, Relevance};
+use super::analysis::{analyze, required_words};
+use super::error::SearchError;
+use super::execute::rescore;
+use super::expansion::{expand_prefixes, prefix_terms};
+use super::query::{QueryBuilder, Relevance};
+use super::request::{SearchParams, SuggestParams};
 
+/// Where a suggestion comes from.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SuggestionKind {
+    /// A brand name starting with what was typed.
     Brand,
+    /// The title of a product matching what was typed.
     Title,
 }
 
+/// One suggestion.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Suggestion {
+    /// The text to show (and to search for when chosen).
     pub text: String,
+    /// Brand or title.
     pub kind: SuggestionKind,
     /// The product a title suggestion comes from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
 }
 
+/// The body of `GET /suggest`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SuggestResponse {
+    /// What was typed.
     pub q: String,
+    /// Brands first, then titles.
     pub suggestions: Vec<Suggestion>,
 }
 
@@ -42,27 +52,10 @@ pub struct SuggestResponse {
 const MAX_BRANDS: usize = 3;
 
 /// Brands whose normalized name starts with `prefix`, most products first.
-fn brands(index: &LiveIndex, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, ApiError> {
+fn brands(index: &LiveIndex, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
     let searcher = index.reader.searcher();
     let field = index.fields.brand_key;
-    let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
-    for segment in searcher.segment_readers() {
-        let inverted = segment.inverted_index(field)?;
-        let mut stream = inverted
-            .terms()
-            .range()
-            .ge(prefix.as_bytes())
-            .into_stream()?;
-        while stream.advance() {
-            let key = stream.key();
-            if !key.starts_with(prefix.as_bytes()) {
-                break;
-            }
-            *counts.entry(key.to_vec()).or_default() += u64::from(stream.value().doc_freq);
-        }
-    }
-    let mut ranked: Vec<(Vec<u8>, u64)> = counts.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let ranked = prefix_terms(&searcher, field, prefix.as_bytes(), usize::MAX, |_| false)?;
     let mut out = Vec::new();
     for (key, _) in ranked.into_iter().take(limit) {
         let Ok(normalized) = String::from_utf8(key) else {
@@ -101,7 +94,7 @@ pub fn suggest(
     index: &LiveIndex,
     relevance: Relevance,
     p: &SuggestParams,
-) -> Result<SuggestResponse, ApiError> {
+) -> Result<SuggestResponse, SearchError> {
     let mut words = analyze(&p.q);
     let mut suggestions = Vec::new();
     if let Some(last) = words.last_mut() {
@@ -117,20 +110,16 @@ pub fn suggest(
         });
     }
     let searcher = index.reader.searcher();
-    crate::query::expand_prefixes(&mut words, &index.fields, &searcher)?;
+    expand_prefixes(&mut words, &index.fields, &searcher)?;
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,
         include_canaries: false,
     };
-    let query = builder.query(
-        &SearchParams::default(),
-        &words,
-        crate::query::required_words(&words),
-    );
+    let query = builder.query(&SearchParams::default(), &words, required_words(&words));
     let mut top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;
     if let Some(phrase) = builder.phrase_query(&words) {
-        crate::search::rescore(&searcher, phrase.as_ref(), &mut top)?;
+        rescore(&searcher, phrase.as_ref(), &mut top)?;
     }
     for (_, addr) in top {
         if suggestions.len() >= p.limit {

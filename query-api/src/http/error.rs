@@ -8,29 +8,50 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// Every error the HTTP API can answer with.
+/// Every error the HTTP API can answer with. Client errors carry what to tell the client:
+/// a message saying exactly what to fix where it depends on the request, typed values where
+/// the message is made from them.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A parameter's value is wrong (the message names the parameter and the fix).
     #[error("{0}")]
     InvalidParameter(String),
+    /// A parameter the endpoint does not know (the message lists the accepted ones).
     #[error("{0}")]
     UnknownParameter(String),
+    /// No such product or endpoint.
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Unauthorized(String),
+    /// The admin token is missing or wrong.
+    #[error("missing or wrong admin token: send Authorization: Bearer <token>")]
+    Unauthorized,
+    /// The request conflicts with work in progress (e.g. a running reindex).
     #[error("{0}")]
     Conflict(String),
+    /// The request body is over the limit.
+    #[error("the request body is over the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The query string is over the limit.
+    #[error("the query string is {length} bytes, over the limit of {limit}")]
+    UriTooLong {
+        /// Its length in bytes.
+        length: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A feature that is switched off; the message says how to switch it on.
     #[error("{0}")]
-    PayloadTooLarge(String),
-    #[error("{0}")]
-    UriTooLong(String),
-    #[error("{0}")]
-    Disabled(String),
+    Disabled(&'static str),
+    /// Every search slot is taken (load shedding).
     #[error("the server is busy, retry shortly")]
     Overloaded,
+    /// The request took longer than the request timeout.
     #[error("the request took too long")]
     Timeout,
+    /// No index to serve yet.
     #[error("the index is not available yet")]
     IndexUnavailable,
     /// An unexpected failure; the cause is logged, never sent.
@@ -45,10 +66,12 @@ impl ApiError {
             ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::UnknownParameter(_) => (StatusCode::BAD_REQUEST, "unknown_parameter"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             ApiError::Disabled(_) => (StatusCode::NOT_FOUND, "disabled"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
@@ -57,6 +80,7 @@ impl ApiError {
         }
     }
 
+    /// An internal error; `cause` is logged, never answered.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(cause.to_string())
     }
@@ -65,6 +89,12 @@ impl ApiError {
 impl From<tantivy::TantivyError> for ApiError {
     fn from(e: tantivy::TantivyError) -> ApiError {
         ApiError::internal(format!("tantivy: {e}"))
+    }
+}
+
+impl From<crate::search::SearchError> for ApiError {
+    fn from(e: crate::search::SearchError) -> ApiError {
+        ApiError::internal(e)
     }
 }
 
@@ -126,11 +156,14 @@ mod tests {
             ApiError::InvalidParameter(String::new()),
             ApiError::UnknownParameter(String::new()),
             ApiError::NotFound(String::new()),
-            ApiError::Unauthorized(String::new()),
+            ApiError::Unauthorized,
             ApiError::Conflict(String::new()),
-            ApiError::PayloadTooLarge(String::new()),
-            ApiError::UriTooLong(String::new()),
-            ApiError::Disabled(String::new()),
+            ApiError::PayloadTooLarge { limit: 0 },
+            ApiError::UriTooLong {
+                length: 0,
+                limit: 0,
+            },
+            ApiError::Disabled(""),
             ApiError::Overloaded,
             ApiError::Timeout,
             ApiError::IndexUnavailable,

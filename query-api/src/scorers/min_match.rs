@@ -29,7 +29,7 @@ use std::fmt;
 use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, Term, TERMINATED};
 
-use crate::word_group::{WordGroup, WordGroupWeight};
+use super::word_group::{WordGroup, WordGroupWeight};
 
 /// Matches documents that at least `minimum` of `groups` match.
 pub struct MinMatchQuery {

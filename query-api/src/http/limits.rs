@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::error::{panic_response, ApiError};
+use super::error::{panic_response, ApiError};
 
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +50,10 @@ async fn timeout(State(limit): State<Duration>, request: Request, next: Next) ->
 async fn size_limits(State(limits): State<HttpLimits>, request: Request, next: Next) -> Response {
     let query = request.uri().query().map_or(0, str::len);
     if query > limits.max_query_bytes {
-        return ApiError::UriTooLong(format!(
-            "the query string is {query} bytes, over the limit of {}",
-            limits.max_query_bytes
-        ))
+        return ApiError::UriTooLong {
+            length: query,
+            limit: limits.max_query_bytes,
+        }
         .into_response();
     }
     let declared = request
@@ -62,10 +62,9 @@ async fn size_limits(State(limits): State<HttpLimits>, request: Request, next: N
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes) {
-        return ApiError::PayloadTooLarge(format!(
-            "the request body is over the limit of {} bytes",
-            limits.max_body_bytes
-        ))
+        return ApiError::PayloadTooLarge {
+            limit: limits.max_body_bytes,
+        }
         .into_response();
     }
     next.run(request).await

@@ -11,14 +11,19 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// Labels of `http_requests_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// The matched route pattern (`/products/{product_id}`), or `unmatched`: bounded.
     pub route: String,
-    pub status: String,
+    /// The HTTP status code.
+    pub status: u16,
 }
 
+/// Labels of `http_request_duration_seconds`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
+    /// The matched route pattern, or `unmatched`.
     pub route: String,
 }
 
@@ -28,13 +33,17 @@ fn duration_histogram() -> Histogram {
     ])
 }
 
+/// The HTTP metrics, registered once per process.
 #[derive(Clone)]
 pub struct HttpMetrics {
+    /// Requests by route and status.
     pub requests: Family<RequestLabels, Counter>,
+    /// Request duration by route.
     pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
 impl HttpMetrics {
+    /// Creates the metrics and registers them in `registry`.
     pub fn new(registry: &mut Registry) -> HttpMetrics {
         let m = HttpMetrics {
             requests: Family::default(),
@@ -67,7 +76,7 @@ pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: N
         .requests
         .get_or_create(&RequestLabels {
             route: route.clone(),
-            status: response.status().as_u16().to_string(),
+            status: response.status().as_u16(),
         })
         .inc();
     metrics

@@ -9,15 +9,15 @@ use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{EnableScoring, Query, Scorer};
 use tantivy::{DocAddress, DocSet, Score, Searcher, SegmentReader};
 
-use crate::error::ApiError;
-use crate::facets::{self, FacetCollector, FacetValue};
-use crate::highlight::highlight;
-use crate::index::LiveIndex;
-use crate::params::{SearchParams, Sort};
-use crate::query::{
-    analyze, drop_typos_of_known_words, expand_prefixes, relaxation_steps, required_words,
-    QueryBuilder, Relevance, Word,
-};
+use schemas::LiveIndex;
+
+use super::analysis::{analyze, required_words, Word};
+use super::error::SearchError;
+use super::expansion::{drop_typos_of_known_words, expand_prefixes};
+use super::facets::{self, FacetCollector, FacetValue};
+use super::highlight::highlight;
+use super::query::{relaxation_steps, QueryBuilder, Relevance};
+use super::request::{SearchParams, Sort};
 
 /// What matched in one hit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -27,23 +27,32 @@ pub struct Highlights {
     pub title: Option<String>,
 }
 
+/// One product of a page of results.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Hit {
+    /// Its relevance score.
     pub score: Score,
+    /// The merged document.
     pub product: ProductDocument,
+    /// What matched.
     pub highlights: Highlights,
 }
 
 /// The body of `GET /search`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResponse {
+    /// Products matching, over all pages.
     pub total: u64,
+    /// The page shown, from 1.
     pub page: u64,
+    /// Hits per page.
     pub per_page: u64,
+    /// The page's products.
     pub hits: Vec<Hit>,
     /// Facets in request order (a JSON object; serde_json keeps insertion order off, so
     /// clients should look values up by key).
     pub facets: serde_json::Map<String, serde_json::Value>,
+    /// Time spent searching, in milliseconds.
     pub took_ms: u64,
     /// True when no product had all the words and fewer were required.
     pub relaxed: bool,
@@ -124,7 +133,7 @@ fn collect_page(
     phrase: Option<&dyn Query>,
     p: &SearchParams,
     sort: Sort,
-) -> Result<Page, ApiError> {
+) -> Result<Page, SearchError> {
     // A relevance ranking with a phrase bonus collects at least the re-scoring window.
     let window = match (sort, phrase) {
         (Sort::Relevance, Some(_)) => RESCORE_WINDOW,
@@ -190,7 +199,7 @@ pub fn search(
     index: &LiveIndex,
     relevance: Relevance,
     p: &SearchParams,
-) -> Result<SearchResponse, ApiError> {
+) -> Result<SearchResponse, SearchError> {
     search_with(index, relevance, p, false)
 }
 
@@ -200,7 +209,7 @@ pub fn search_with(
     relevance: Relevance,
     p: &SearchParams,
     include_canaries: bool,
-) -> Result<SearchResponse, ApiError> {
+) -> Result<SearchResponse, SearchError> {
     let started = Instant::now();
     let relax_below = relevance.relax_below.max(1);
     let searcher = index.reader.searcher();

@@ -8,7 +8,7 @@
 use schemas::index::{normalize_keyword, text_analyzer};
 use tantivy::tokenizer::{SimpleTokenizer, TokenStream, Tokenizer};
 
-use crate::query::Word;
+use super::analysis::Word;
 
 fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
@@ -66,7 +66,7 @@ pub fn highlight(text: &str, words: &[Word]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::analyze;
+    use crate::search::analysis::analyze;
 
     #[test]
     fn exact_stemmed_fuzzy_and_prefix_matches_are_marked() {

@@ -23,8 +23,8 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Cardinality, Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::error::ApiError;
-use crate::params::Facet;
+use super::error::SearchError;
+use super::request::Facet;
 
 /// Price buckets in cents: `[from, to)`; the last one is open.
 pub const PRICE_BUCKETS: [(u64, Option<u64>); 7] = [
@@ -45,11 +45,14 @@ const DENSE_COUNTS: usize = 1 << 16;
 /// One value of a facet with its count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FacetValue {
+    /// The value (a price bucket's key for `price`).
     pub value: String,
+    /// Products with this value.
     pub count: u64,
     /// Price buckets only: the bucket's bounds in cents (`to` excluded, `null` when open).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<u64>,
+    /// Price buckets only: the upper bound, excluded (`Some(None)` for the open bucket).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Option<u64>>,
 }
@@ -308,13 +311,12 @@ impl SegmentCollector for FacetSegmentCollector {
 pub fn response(
     facets: &[Facet],
     counts: Vec<Counts>,
-) -> Result<Vec<(String, Vec<FacetValue>)>, ApiError> {
+) -> Result<Vec<(String, Vec<FacetValue>)>, SearchError> {
     if counts.len() != facets.len() {
-        return Err(ApiError::internal(format!(
-            "facet counts: {} for {} facets",
-            counts.len(),
-            facets.len()
-        )));
+        return Err(SearchError::FacetCounts {
+            counts: counts.len(),
+            facets: facets.len(),
+        });
     }
     let mut out = Vec::with_capacity(facets.len());
     for (facet, counts) in facets.iter().zip(counts) {

@@ -1,4 +1,5 @@
-//! Parsing and validating the query string of `GET /search` and `GET /suggest`.
+//! Parsing and validating the query string of `GET /search` and `GET /suggest` into the
+//! search's request types ([`SearchParams`], [`SuggestParams`]).
 //!
 //! The query string is decoded by hand (not through serde) so that every problem gets a
 //! precise message: an unknown parameter, a repeated one that may not repeat, a value of the
@@ -6,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::ApiError;
+use super::error::ApiError;
+use crate::search::{Facet, SearchParams, Sort, SuggestParams};
 
 /// Longest accepted `q`, in characters.
 pub const MAX_Q_CHARS: usize = 512;
@@ -22,90 +24,20 @@ pub const MAX_FACETS: usize = 10;
 /// Longest accepted filter value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 256;
 
-/// Sort orders of `/search`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sort {
-    #[default]
-    Relevance,
-    PriceAsc,
-    PriceDesc,
-    Newest,
-}
-
-impl Sort {
-    pub fn parse(s: &str) -> Option<Sort> {
-        match s {
-            "relevance" => Some(Sort::Relevance),
-            "price_asc" => Some(Sort::PriceAsc),
-            "price_desc" => Some(Sort::PriceDesc),
-            "newest" => Some(Sort::Newest),
-            _ => None,
-        }
+/// The facet a `facets=` entry names.
+fn facet(s: &str) -> Result<Facet, ApiError> {
+    match s {
+        "brand" => Ok(Facet::Brand),
+        "category" => Ok(Facet::Category),
+        "price" => Ok(Facet::Price),
+        "seller_id" => Ok(Facet::SellerId),
+        other => match other.strip_prefix("attr.") {
+            Some(name) => Ok(Facet::Attr(attr_name(name, "facets")?)),
+            None => Err(invalid(format!(
+                "unknown facet {other:?}; facets are brand, category, price, seller_id and attr.NAME"
+            ))),
+        },
     }
-}
-
-/// A facet to count over the filtered result set.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Facet {
-    Brand,
-    Category,
-    Price,
-    SellerId,
-    Attr(String),
-}
-
-impl Facet {
-    /// The key of this facet in the response's `facets` object.
-    pub fn key(&self) -> String {
-        match self {
-            Facet::Brand => "brand".to_owned(),
-            Facet::Category => "category".to_owned(),
-            Facet::Price => "price".to_owned(),
-            Facet::SellerId => "seller_id".to_owned(),
-            Facet::Attr(name) => format!("attr.{name}"),
-        }
-    }
-
-    fn parse(s: &str) -> Result<Facet, ApiError> {
-        match s {
-            "brand" => Ok(Facet::Brand),
-            "category" => Ok(Facet::Category),
-            "price" => Ok(Facet::Price),
-            "seller_id" => Ok(Facet::SellerId),
-            other => match other.strip_prefix("attr.") {
-                Some(name) => Ok(Facet::Attr(attr_name(name, "facets")?)),
-                None => Err(invalid(format!(
-                    "unknown facet {other:?}; facets are brand, category, price, seller_id and attr.NAME"
-                ))),
-            },
-        }
-    }
-}
-
-/// Validated parameters of `GET /search`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SearchParams {
-    pub q: String,
-    pub brands: Vec<String>,
-    /// Category path prefix, segments joined by `>`.
-    pub category: Option<String>,
-    pub min_price: Option<u64>,
-    pub max_price: Option<u64>,
-    pub in_stock: Option<bool>,
-    pub seller_ids: Vec<String>,
-    /// `attr.NAME=VALUE` filters: values OR'ed per name, names AND'ed.
-    pub attrs: BTreeMap<String, Vec<String>>,
-    pub sort: Sort,
-    pub page: u64,
-    pub per_page: u64,
-    pub facets: Vec<Facet>,
-}
-
-/// Validated parameters of `GET /suggest`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SuggestParams {
-    pub q: String,
-    pub limit: usize,
 }
 
 fn invalid(message: String) -> ApiError {
@@ -176,6 +108,7 @@ fn push_limited(list: &mut Vec<String>, name: &str, value: &str) -> Result<(), A
 }
 
 impl SearchParams {
+    /// Parses and validates the query pairs of `GET /search`.
     pub fn parse(pairs: &[(String, String)]) -> Result<SearchParams, ApiError> {
         let mut p = SearchParams {
             page: 1,
@@ -185,148 +118,199 @@ impl SearchParams {
         let mut seen = Vec::new();
         let mut unknown = Vec::new();
         for (key, value) in pairs {
-            match key.as_str() {
-                "q" => {
-                    once(&mut seen, "q")?;
-                    if value.chars().count() > MAX_Q_CHARS {
-                        return Err(invalid(format!(
-                            "q must be at most {MAX_Q_CHARS} characters"
-                        )));
-                    }
-                    p.q = value.clone();
-                }
-                "brand" => push_limited(&mut p.brands, "brand", value)?,
-                "seller_id" => push_limited(&mut p.seller_ids, "seller_id", value)?,
-                "category" => {
-                    once(&mut seen, "category")?;
-                    if value.is_empty() || value.len() > 4 * MAX_VALUE_BYTES {
-                        return Err(invalid(format!(
-                            "category must be a path of 1 to {} bytes, segments joined by '>'",
-                            4 * MAX_VALUE_BYTES
-                        )));
-                    }
-                    let segments: Vec<&str> = value.split('>').map(str::trim).collect();
-                    if segments.iter().any(|s| s.is_empty()) {
-                        return Err(invalid(format!(
-                            "category {:?} has an empty segment; write it like Electronics>TVs",
-                            truncate(value)
-                        )));
-                    }
-                    p.category = Some(segments.join(">"));
-                }
-                "min_price" => {
-                    once(&mut seen, "min_price")?;
-                    p.min_price = Some(price("min_price", value)?);
-                }
-                "max_price" => {
-                    once(&mut seen, "max_price")?;
-                    p.max_price = Some(price("max_price", value)?);
-                }
-                "in_stock" => {
-                    once(&mut seen, "in_stock")?;
-                    p.in_stock = Some(match value.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        other => {
-                            return Err(invalid(format!(
-                                "in_stock must be true or false, got {:?}",
-                                truncate(other)
-                            )))
-                        }
-                    });
-                }
-                "sort" => {
-                    once(&mut seen, "sort")?;
-                    p.sort = Sort::parse(value).ok_or_else(|| {
-                        invalid(format!(
-                            "sort must be relevance, price_asc, price_desc or newest, got {:?}",
-                            truncate(value)
-                        ))
-                    })?;
-                }
-                "page" => {
-                    once(&mut seen, "page")?;
-                    p.page = value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|&n| n >= 1)
-                        .ok_or_else(|| {
-                            invalid(format!(
-                                "page must be a whole number from 1, got {:?}",
-                                truncate(value)
-                            ))
-                        })?;
-                }
-                "per_page" => {
-                    once(&mut seen, "per_page")?;
-                    p.per_page = value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| (1..=100).contains(n))
-                        .ok_or_else(|| invalid("per_page must be between 1 and 100".to_owned()))?;
-                }
-                "facets" => {
-                    once(&mut seen, "facets")?;
-                    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        let facet = Facet::parse(name)?;
-                        if !p.facets.contains(&facet) {
-                            p.facets.push(facet);
-                        }
-                        if p.facets.len() > MAX_FACETS {
-                            return Err(invalid(format!(
-                                "at most {MAX_FACETS} facets per request"
-                            )));
-                        }
-                    }
-                }
-                other => match other.strip_prefix("attr.") {
-                    Some(name) => {
-                        let name = attr_name(name, "filter")?;
-                        if !p.attrs.contains_key(&name) && p.attrs.len() >= MAX_ATTR_FILTERS {
-                            return Err(invalid(format!(
-                                "at most {MAX_ATTR_FILTERS} attribute filters per request"
-                            )));
-                        }
-                        let values = p.attrs.entry(name.clone()).or_default();
-                        push_limited(values, &format!("attr.{name}"), value)?;
-                    }
-                    None => unknown.push(truncate(other)),
-                },
+            if !p.set(&mut seen, key, value)? {
+                unknown.push(truncate(key));
             }
         }
-        if !unknown.is_empty() {
-            return Err(ApiError::UnknownParameter(format!(
-                "unknown parameter{} {}; /search accepts q, brand, category, min_price, max_price, in_stock, seller_id, attr.NAME, sort, page, per_page, facets",
-                if unknown.len() > 1 { "s" } else { "" },
-                unknown
-                    .iter()
-                    .map(|u| format!("{u:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        reject_unknown(&unknown)?;
+        p.check_bounds()?;
+        Ok(p)
+    }
+
+    /// Applies one parameter; `false` when `key` is not a parameter of `/search`.
+    fn set(
+        &mut self,
+        seen: &mut Vec<&'static str>,
+        key: &str,
+        value: &str,
+    ) -> Result<bool, ApiError> {
+        match key {
+            "q" => {
+                once(seen, "q")?;
+                self.q = query_text(value)?;
+            }
+            "brand" => push_limited(&mut self.brands, "brand", value)?,
+            "seller_id" => push_limited(&mut self.seller_ids, "seller_id", value)?,
+            "category" => {
+                once(seen, "category")?;
+                self.category = Some(category_path(value)?);
+            }
+            "min_price" => {
+                once(seen, "min_price")?;
+                self.min_price = Some(price("min_price", value)?);
+            }
+            "max_price" => {
+                once(seen, "max_price")?;
+                self.max_price = Some(price("max_price", value)?);
+            }
+            "in_stock" => {
+                once(seen, "in_stock")?;
+                self.in_stock = Some(in_stock(value)?);
+            }
+            "sort" => {
+                once(seen, "sort")?;
+                self.sort = sort(value)?;
+            }
+            "page" => {
+                once(seen, "page")?;
+                self.page = page(value)?;
+            }
+            "per_page" => {
+                once(seen, "per_page")?;
+                self.per_page = per_page(value)?;
+            }
+            "facets" => {
+                once(seen, "facets")?;
+                add_facets(&mut self.facets, value)?;
+            }
+            other => match other.strip_prefix("attr.") {
+                Some(name) => add_attr_filter(&mut self.attrs, name, value)?,
+                None => return Ok(false),
+            },
         }
-        if let (Some(lo), Some(hi)) = (p.min_price, p.max_price) {
+        Ok(true)
+    }
+
+    /// Checks across parameters: the price range, and the result window.
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        if let (Some(lo), Some(hi)) = (self.min_price, self.max_price) {
             if lo > hi {
                 return Err(invalid(format!(
                     "min_price ({lo}) must not be greater than max_price ({hi})"
                 )));
             }
         }
-        if p.page.saturating_mul(p.per_page) > MAX_RESULT_WINDOW {
+        if self.page.saturating_mul(self.per_page) > MAX_RESULT_WINDOW {
             return Err(invalid(format!(
                 "page * per_page must be at most {MAX_RESULT_WINDOW} (deep pagination is not supported; refine the query)"
             )));
         }
-        Ok(p)
-    }
-
-    /// Documents to skip before the page.
-    pub fn offset(&self) -> usize {
-        ((self.page - 1) * self.per_page) as usize
+        Ok(())
     }
 }
 
+fn query_text(value: &str) -> Result<String, ApiError> {
+    if value.chars().count() > MAX_Q_CHARS {
+        return Err(invalid(format!(
+            "q must be at most {MAX_Q_CHARS} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+fn category_path(value: &str) -> Result<String, ApiError> {
+    if value.is_empty() || value.len() > 4 * MAX_VALUE_BYTES {
+        return Err(invalid(format!(
+            "category must be a path of 1 to {} bytes, segments joined by '>'",
+            4 * MAX_VALUE_BYTES
+        )));
+    }
+    let segments: Vec<&str> = value.split('>').map(str::trim).collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(invalid(format!(
+            "category {:?} has an empty segment; write it like Electronics>TVs",
+            truncate(value)
+        )));
+    }
+    Ok(segments.join(">"))
+}
+
+fn in_stock(value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(invalid(format!(
+            "in_stock must be true or false, got {:?}",
+            truncate(other)
+        ))),
+    }
+}
+
+fn sort(value: &str) -> Result<Sort, ApiError> {
+    Sort::parse(value).ok_or_else(|| {
+        invalid(format!(
+            "sort must be relevance, price_asc, price_desc or newest, got {:?}",
+            truncate(value)
+        ))
+    })
+}
+
+fn page(value: &str) -> Result<u64, ApiError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| {
+            invalid(format!(
+                "page must be a whole number from 1, got {:?}",
+                truncate(value)
+            ))
+        })
+}
+
+fn per_page(value: &str) -> Result<u64, ApiError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=100).contains(n))
+        .ok_or_else(|| invalid("per_page must be between 1 and 100".to_owned()))
+}
+
+fn add_facets(facets: &mut Vec<Facet>, value: &str) -> Result<(), ApiError> {
+    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let facet = facet(name)?;
+        if !facets.contains(&facet) {
+            facets.push(facet);
+        }
+        if facets.len() > MAX_FACETS {
+            return Err(invalid(format!("at most {MAX_FACETS} facets per request")));
+        }
+    }
+    Ok(())
+}
+
+fn add_attr_filter(
+    attrs: &mut BTreeMap<String, Vec<String>>,
+    name: &str,
+    value: &str,
+) -> Result<(), ApiError> {
+    let name = attr_name(name, "filter")?;
+    if !attrs.contains_key(&name) && attrs.len() >= MAX_ATTR_FILTERS {
+        return Err(invalid(format!(
+            "at most {MAX_ATTR_FILTERS} attribute filters per request"
+        )));
+    }
+    let values = attrs.entry(name.clone()).or_default();
+    push_limited(values, &format!("attr.{name}"), value)
+}
+
+fn reject_unknown(unknown: &[String]) -> Result<(), ApiError> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::UnknownParameter(format!(
+        "unknown parameter{} {}; /search accepts q, brand, category, min_price, max_price, in_stock, seller_id, attr.NAME, sort, page, per_page, facets",
+        if unknown.len() > 1 { "s" } else { "" },
+        unknown
+            .iter()
+            .map(|u| format!("{u:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
 impl SuggestParams {
+    /// Parses and validates the query pairs of `GET /suggest`.
     pub fn parse(pairs: &[(String, String)]) -> Result<SuggestParams, ApiError> {
         let mut q = None;
         let mut limit = 10;

@@ -3,11 +3,10 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 
-use crate::error::ApiError;
-use crate::params::{pairs, SearchParams, SuggestParams};
-use crate::search::SearchResponse;
-use crate::suggest::SuggestResponse;
-use crate::ApiState;
+use super::error::ApiError;
+use super::params::pairs;
+use super::ApiState;
+use crate::search::{SearchParams, SearchResponse, SuggestParams, SuggestResponse};
 
 /// `GET /products/{product_id}`: the merged document of a visible product.
 pub async fn get_product(
@@ -36,7 +35,7 @@ pub async fn search(
     let index = state.index.current();
     let relevance = state.settings.relevance;
     let response = state
-        .run_blocking(move || crate::search::search(&index, relevance, &params))
+        .run_blocking(move || Ok(crate::search::search(&index, relevance, &params)?))
         .await?;
     Ok(Json(response))
 }
@@ -50,7 +49,7 @@ pub async fn suggest(
     let index = state.index.current();
     let relevance = state.settings.relevance;
     let response = state
-        .run_blocking(move || crate::suggest::suggest(&index, relevance, &params))
+        .run_blocking(move || Ok(crate::search::suggest(&index, relevance, &params)?))
         .await?;
     Ok(Json(response))
 }

@@ -1,0 +1,12 @@
+//! Scorers of our own, Tantivy only (no `search`, no HTTP; checked by
+//! `scripts/check-layout.py`):
+//! - `word_group`: [`WordGroup`], one query word over every text field (a disjunction-max
+//!   that can be walked, or probed at another word's candidates without a buffered union).
+//! - `min_match`: [`MinMatchQuery`], Lucene's minimum-should-match over word groups (the
+//!   cheapest words are walked, the broadest only probed).
+
+mod min_match;
+mod word_group;
+
+pub use min_match::MinMatchQuery;
+pub use word_group::WordGroup;
