@@ -14,7 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use indexer::generate::{now_ms, Catalog, ChangeStream, Mix, Versions};
+use indexer::generate::{ChangeStream, GeneratedCatalog, Mix, Versions};
+use indexer::now_ms;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
@@ -80,7 +81,7 @@ const TOPICS: [&str; 5] = [
 ];
 
 fn topic(kind: EventKind) -> &'static str {
-    TOPICS[indexer::source::kind_index(kind)]
+    TOPICS[kind.index()]
 }
 
 fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
@@ -203,7 +204,7 @@ fn main() {
     );
 
     // 1. Load the catalog into Kafka.
-    let catalog = Catalog::synthetic(args.seed, args.products);
+    let catalog = GeneratedCatalog::synthetic(args.seed, args.products);
     let mut versions = Versions::starting_after(now_ms() * 1000);
     let load: Vec<Event> = catalog.events(&mut versions, now_ms).collect();
     let p = producer(&brokers);
@@ -251,11 +252,11 @@ fn main() {
     drop(consumer);
 
     // 2b. Ceiling: raw Tantivy indexing rate of the same merged documents.
-    let merged: indexer::merge::Catalog = load.iter().collect();
+    let merged: indexer::merge::MergedCatalog = load.iter().collect();
     let fields = IndexFields::new();
     let docs: Vec<tantivy::TantivyDocument> = merged.states().map(|s| fields.document(s)).collect();
     let dir = tempfile::tempdir().expect("tempdir");
-    let index = indexer::store::create_index(dir.path()).expect("index");
+    let index = indexer::create_index(dir.path()).expect("index");
     let writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 128 << 20).expect("writer");
     let n_docs = docs.len();
     let t = Instant::now();

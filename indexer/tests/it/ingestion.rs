@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use indexer::merge::Catalog;
+use indexer::merge::MergedCatalog;
 use schemas::{Event, EventKind};
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use crate::common::{header, wait_for, Indexer, TestKafka};
 
 /// Every product of `events` is served exactly as the merge engine says (404 when invisible).
 fn assert_matches_merge_engine(indexer: &Indexer, events: &[Event]) {
-    let catalog: Catalog = events.iter().collect();
+    let catalog: MergedCatalog = events.iter().collect();
     let expected = catalog.documents();
     let ids: BTreeSet<&str> = events.iter().map(Event::product_id).collect();
     let mut visible = 0;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::common::{wait_for, Indexer, TestKafka};
 
 fn now_ms() -> u64 {
-    indexer::generate::now_ms()
+    indexer::now_ms()
 }
 
 fn metrics(indexer: &Indexer) -> String {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indexer::generate::{Catalog, ChangeStream, Mix, Versions};
+use indexer::generate::{ChangeStream, GeneratedCatalog, Mix, Versions};
 use indexer::merge;
 use schemas::Event;
 use serde_json::Value;
@@ -29,8 +29,8 @@ fn admin(indexer: &Indexer, method: &str, token: Option<&str>) -> (u16, Value) {
     (status, response.json().unwrap_or(Value::Null))
 }
 
-fn catalog_events(products: usize) -> (Catalog, Vec<Event>, Versions) {
-    let catalog = Catalog::synthetic(3, products);
+fn catalog_events(products: usize) -> (GeneratedCatalog, Vec<Event>, Versions) {
+    let catalog = GeneratedCatalog::synthetic(3, products);
     let mut versions = Versions::starting_after(1);
     let events: Vec<Event> = catalog.events(&mut versions, || 1).collect();
     (catalog, events, versions)
@@ -43,7 +43,7 @@ fn generation(indexer: &Indexer) -> u64 {
 }
 
 fn assert_documents(indexer: &Indexer, events: &[Event]) {
-    let oracle: merge::Catalog = events.iter().collect();
+    let oracle: merge::MergedCatalog = events.iter().collect();
     let docs = oracle.documents();
     for (id, doc) in &docs {
         let (status, body) = indexer.get(&format!("/products/{id}"));

@@ -1,0 +1,93 @@
+//! The Kafka connection and topic names every command that talks to Kafka shares.
+
+use clap::Args;
+
+use super::parsers::{parse_brokers, parse_property, parse_topic};
+use crate::ingest::KafkaSettings;
+use crate::models::{PerKind, Topics};
+
+/// Kafka connection and topic names, shared by every command that talks to Kafka.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers (`host:port,...`). Without it, an embedded Kafka-protocol broker
+    /// is started in-process and its address printed.
+    #[arg(long, env = "INDEXER_BROKERS", value_parser = parse_brokers)]
+    pub brokers: Option<String>,
+
+    /// Topic of product events.
+    #[arg(long, env = "INDEXER_TOPIC_PRODUCTS", default_value = "catalog.products", value_parser = parse_topic)]
+    pub topic_products: String,
+
+    /// Topic of offer events.
+    #[arg(long, env = "INDEXER_TOPIC_OFFERS", default_value = "catalog.offers", value_parser = parse_topic)]
+    pub topic_offers: String,
+
+    /// Topic of price events.
+    #[arg(long, env = "INDEXER_TOPIC_PRICES", default_value = "catalog.prices", value_parser = parse_topic)]
+    pub topic_prices: String,
+
+    /// Topic of inventory events.
+    #[arg(long, env = "INDEXER_TOPIC_INVENTORY", default_value = "catalog.inventory", value_parser = parse_topic)]
+    pub topic_inventory: String,
+
+    /// Dead-letter topic: invalid events go there with headers saying where from and why.
+    #[arg(long, env = "INDEXER_TOPIC_DLQ", default_value = "catalog.dlq", value_parser = parse_topic)]
+    pub topic_dlq: String,
+
+    /// Partitions per topic of the embedded broker (ignored with --brokers).
+    #[arg(long, env = "INDEXER_EMBEDDED_PARTITIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(i32).range(1..=256))]
+    pub embedded_partitions: i32,
+
+    /// Extra librdkafka client properties, `key=value` (repeatable), e.g.
+    /// `security.protocol=SASL_SSL`.
+    #[arg(long = "kafka-property", env = "INDEXER_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
+    pub kafka_properties: Vec<(String, String)>,
+}
+
+impl KafkaArgs {
+    /// The four event topics, in `EventKind::ALL` order.
+    pub fn event_topics(&self) -> [&str; 4] {
+        [
+            &self.topic_products,
+            &self.topic_offers,
+            &self.topic_prices,
+            &self.topic_inventory,
+        ]
+    }
+
+    /// Where a pipeline reads from: these topics on `brokers` (the embedded broker's, or
+    /// the cluster's), mirrored to `group_id`.
+    pub fn settings(&self, brokers: String, group_id: &str) -> KafkaSettings {
+        KafkaSettings {
+            brokers,
+            group_id: group_id.to_owned(),
+            properties: self.kafka_properties.clone(),
+            topics: Topics::from(self),
+        }
+    }
+
+    pub(super) fn validate(&self) -> Result<(), String> {
+        let mut all: Vec<&str> = self.event_topics().to_vec();
+        all.push(&self.topic_dlq);
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != all.len() {
+            return Err(format!(
+                "topic names must be distinct (products, offers, prices, inventory, dlq), got {all:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl From<&KafkaArgs> for Topics {
+    fn from(args: &KafkaArgs) -> Topics {
+        let events = args.event_topics();
+        Topics {
+            events: PerKind::from_fn(|kind| events[kind.index()].to_owned()),
+            dlq: args.topic_dlq.clone(),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `indexer demo` (the default command): the whole system on one machine, no external
+//! service. Starts `indexer run` on the embedded broker, publishes a generated catalog with
+//! a progress bar, then streams changes, and prints where to look and a status line.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::run::{run_with, RunError, Started};
+use crate::cli::{self, Command, DemoArgs};
+use crate::telemetry::{Freshness, Status};
+use crate::tools::publish::{self, Publication};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The service failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The demo built a bad command line (a bug).
+    #[error("demo configuration: {0}")]
+    Config(String),
+    /// The temporary data directory could not be created.
+    #[error("cannot create the demo's data directory: {0}")]
+    DataDir(std::io::Error),
+}
+
+fn parse<T>(args: Vec<String>, pick: impl FnOnce(Command) -> Option<T>) -> Result<T, DemoError> {
+    let cli = cli::parse_from(args).map_err(|e| DemoError::Config(e.to_string()))?;
+    cli.command
+        .and_then(pick)
+        .ok_or_else(|| DemoError::Config("unexpected command".to_owned()))
+}
+
+/// Runs the demo until Ctrl-C.
+pub fn run(args: DemoArgs) -> Result<(), DemoError> {
+    let (data_dir, temporary) = match &args.data_dir {
+        Some(dir) => (dir.clone(), false),
+        None => {
+            let dir = default_data_dir();
+            std::fs::create_dir_all(&dir).map_err(DemoError::DataDir)?;
+            (dir, true)
+        }
+    };
+    let run_args = parse(
+        [
+            "indexer",
+            "run",
+            "--listen",
+            &args.listen.to_string(),
+            "--canary-interval",
+            "5s",
+            "--admin-token",
+            &args.admin_token,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(["--data-dir".to_owned(), data_dir.display().to_string()])
+        .collect(),
+        |c| match c {
+            Command::Run(r) => Some(r),
+            _ => None,
+        },
+    )?;
+    let config = run_args.validate().map_err(DemoError::Config)?;
+    let hook_args = args.clone();
+    let result = run_with(
+        config,
+        Some(Box::new(move |started| publish(hook_args, started))),
+    );
+    if temporary {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    result.map_err(DemoError::from)
+}
+
+/// The demo's publisher: catalog, then changes, with a status line every 5 s.
+fn publish(args: DemoArgs, started: Started) {
+    let generate = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "indexer",
+            "generate",
+            "--brokers",
+            &started.brokers,
+            "--products",
+            &args.products.to_string(),
+            "--seed",
+            &args.seed.to_string(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if let Some(csv) = &args.catalog_csv {
+            v.push("--catalog-csv".to_owned());
+            v.push(csv.display().to_string());
+        }
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let pick = |c| match c {
+        Command::Generate(g) => Some(g),
+        _ => None,
+    };
+    let catalog = match parse(generate(&["--rate", "100000"]), pick) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, "demo catalog not published");
+            return;
+        }
+    };
+    if let Err(e) = publish::run(&Publication::from(&catalog), started.shutdown.clone()) {
+        tracing::error!(error = %e, "demo catalog not published");
+        return;
+    }
+    // Wait until the catalog is searchable, then say where to look.
+    while !started.shutdown.load(Ordering::Relaxed) && started.status.total_lag() > 0 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let url = &started.url;
+    println!();
+    println!("  Search the catalog:   {url}/");
+    println!("  Operations dashboard: {url}/dashboard");
+    println!("  API:                  curl '{url}/search?q=samsung+tv&facets=brand,price'");
+    println!("  Status and metrics:   {url}/status  {url}/metrics");
+    println!("  Kafka bootstrap:      {}", started.brokers);
+    println!(
+        "  Your own price event: echo '{{\"offer_id\":\"sku-0000001-o0\",\"product_id\":\"sku-0000001\",\"version\":99999999999999999,\"ts\":0,\"price_cents\":999,\"currency\":\"USD\"}}' | kcat -b {} -t catalog.prices -k sku-0000001 -P",
+        started.brokers
+    );
+    println!(
+        "  Reindex:              indexer reindex --url {url} --token {} --wait",
+        args.admin_token
+    );
+    println!();
+    let status = started.status.clone();
+    let stop = started.shutdown.clone();
+    std::thread::spawn(move || status_lines(status, stop));
+    if args.rate == 0 {
+        return;
+    }
+    let rate = args.rate.to_string();
+    let invalid = args.invalid_ratio.to_string();
+    match parse(
+        generate(&[
+            "--stream",
+            "--no-catalog",
+            "--rate",
+            &rate,
+            "--invalid-ratio",
+            &invalid,
+        ]),
+        pick,
+    ) {
+        Ok(stream) => {
+            if let Err(e) = publish::run(&Publication::from(&stream), started.shutdown.clone()) {
+                tracing::error!(error = %e, "demo stream stopped");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "demo stream not started"),
+    }
+}
+
+fn status_lines(status: Arc<Status>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let mut last = status.counters.snapshot();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_secs(5));
+        let now = status.counters.snapshot();
+        let p99 = Freshness::window(
+            &status.freshness.source,
+            std::time::Instant::now(),
+            Duration::from_secs(60),
+        )
+        .map_or_else(|| "-".to_owned(), |p| format!("{} ms", p.p99_ms));
+        eprintln!(
+            "demo: {} products searchable, {:.0} events/s applied, {} invalid so far, freshness p99 (1m) {p99}, lag {}",
+            status.index().docs,
+            now.applied.saturating_sub(last.applied) as f64 / 5.0,
+            now.invalid,
+            status.total_lag()
+        );
+        last = now;
+    }
+}
+
+/// Where `indexer demo` keeps its index when not told.
+pub fn default_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("catalog-demo-{}", std::process::id()))
+}

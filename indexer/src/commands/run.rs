@@ -1,0 +1,309 @@
+//! `indexer run`: the long-running service, composed here. Starts the embedded broker when
+//! no cluster is given, opens the live index, runs the ingestion pipeline on its own threads
+//! and serves the HTTP API until SIGTERM or Ctrl-C, then commits and exits 0.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+use query_api::{ApiState, HttpMetrics};
+use schemas::SharedIndex;
+
+use crate::cli::{IndexingArgs, KafkaArgs, RunConfig};
+use crate::http::{app, AdminState, AppState};
+use crate::ingest::source::{EmbeddedError, EmbeddedKafka};
+use crate::ingest::{Control, IndexingSettings, Pipeline, PipelineSettings};
+use crate::models::Topics;
+use crate::ops::{Canary, CanaryStatus, History, HISTORY_INTERVAL};
+use crate::reindex::{Reindexer, ReindexerParts};
+use crate::store::{DataDirLock, IndexStore, StoreError};
+use crate::telemetry::{CanaryMetrics, Metrics, ReindexMetrics, Slo, Status};
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The embedded broker did not start.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The data directory failed (including: locked by another process).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A runtime or thread could not be started.
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The HTTP server failed.
+    #[error("http server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The pipeline settings of a command's flags, on `brokers`.
+pub fn pipeline_settings(
+    indexing: &IndexingArgs,
+    kafka: &KafkaArgs,
+    brokers: String,
+    group_id: &str,
+) -> PipelineSettings {
+    PipelineSettings {
+        kafka: kafka.settings(brokers, group_id),
+        indexing: IndexingSettings::from(indexing),
+    }
+}
+
+/// Runs the service until a stop signal.
+pub fn run(config: RunConfig) -> Result<(), RunError> {
+    run_with(config, None)
+}
+
+/// What a started service tells a hook (the demo): where it is, and its shared state.
+pub struct Started {
+    /// The HTTP base URL.
+    pub url: String,
+    /// The bootstrap servers.
+    pub brokers: String,
+    /// Whether the broker is the embedded one.
+    pub embedded: bool,
+    /// The pipeline's status.
+    pub status: Arc<Status>,
+    /// Raised when the service stops.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// Work to run on its own thread once the service listens.
+pub type StartHook = Box<dyn FnOnce(Started) + Send>;
+
+/// The embedded broker when no cluster is given, and the bootstrap servers either way.
+fn connect(
+    kafka: &KafkaArgs,
+    topics: &Topics,
+) -> Result<(Option<EmbeddedKafka>, String), RunError> {
+    match &kafka.brokers {
+        Some(brokers) => Ok((None, brokers.clone())),
+        None => {
+            let embedded = EmbeddedKafka::start(&topics.all(), kafka.embedded_partitions)?;
+            let brokers = embedded.bootstrap_servers();
+            Ok((Some(embedded), brokers))
+        }
+    }
+}
+
+/// Everything the service runs, built from the configuration before anything runs.
+struct Service {
+    _lock: DataDirLock,
+    pipeline: Pipeline,
+    state: AppState,
+    canary: Option<Canary>,
+    history: Arc<History>,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl Service {
+    fn build(config: &RunConfig, brokers: &str, embedded: bool) -> Result<Service, RunError> {
+        let args = &config.args;
+        let topics = Topics::from(&args.kafka);
+        let store = IndexStore::new(&args.data_dir)?;
+        let lock = store.lock()?;
+        let index = SharedIndex::new(store.open_serving()?);
+
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        metrics.preset(topics.events.values());
+        let http_metrics = HttpMetrics::new(&mut registry);
+        let status = Arc::new(
+            Status::new(
+                brokers.to_owned(),
+                embedded,
+                args.group_id.clone(),
+                args.freshness_target,
+            )
+            .with_slo(Slo::new(args.freshness_slo, args.freshness_slo_window)),
+        );
+        let canary_metrics = CanaryMetrics::new(&mut registry);
+        {
+            let live = index.current();
+            let path = live.path.as_ref().map(|p| p.display().to_string());
+            let generation = live.generation;
+            status.update_index(|s| {
+                s.path = path.unwrap_or_default();
+                s.generation = generation;
+            });
+        }
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let pipeline = Pipeline {
+            settings: pipeline_settings(
+                &args.indexing,
+                &args.kafka,
+                brokers.to_owned(),
+                &args.group_id,
+            ),
+            index: index.clone(),
+            status: status.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            control: Arc::new(Control::default()),
+        };
+        let mut rebuild_settings = pipeline.settings.clone();
+        rebuild_settings.indexing.max_rate = args.reindex_max_rate;
+        let reindexer = Arc::new(Reindexer::new(ReindexerParts {
+            settings: rebuild_settings,
+            store,
+            index: index.clone(),
+            live_status: status.clone(),
+            control: pipeline.control.clone(),
+            shutdown: shutdown.clone(),
+            metrics: ReindexMetrics::new(&mut registry),
+        }));
+        let api = ApiState::new(index, (&args.search).into());
+        let history = Arc::new(History::default());
+        let canary_status = Arc::new(CanaryStatus::default());
+        let canary = args.canary_interval.map(|interval| Canary {
+            interval,
+            timeout: args.canary_timeout,
+            brokers: brokers.to_owned(),
+            topic: topics.topic(schemas::EventKind::Product).to_owned(),
+            kafka_properties: args.kafka.kafka_properties.clone(),
+            index: api.index.clone(),
+            relevance: api.settings.relevance,
+            metrics: canary_metrics,
+            status: canary_status.clone(),
+            shutdown: shutdown.clone(),
+        });
+        let state = AppState {
+            status,
+            registry: Arc::new(registry),
+            metrics,
+            api,
+            http_metrics,
+            limits: (&args.search).into(),
+            admin: AdminState {
+                token: args.admin_token.as_deref().map(Arc::from),
+                reindexer,
+            },
+            history: history.clone(),
+            canary: canary_status,
+            canary_interval: args.canary_interval,
+        };
+        Ok(Service {
+            _lock: lock,
+            pipeline,
+            state,
+            canary,
+            history,
+            shutdown,
+        })
+    }
+
+    /// Samples for the dashboard every few seconds; also evaluates the SLO (its transitions
+    /// are logged) and keeps `indexer_ready` current without anyone calling `/ready`.
+    fn spawn_sampler(&self) {
+        let history = self.history.clone();
+        let status = self.state.status.clone();
+        let ready_gauge = self.state.metrics.ready.clone();
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
+            while !stop.load(Ordering::Relaxed) {
+                ticker.tick().await;
+                history.sample(&status);
+                ready_gauge.set(i64::from(status.readiness().is_ok()));
+            }
+        });
+    }
+
+    /// Serves until a stop signal, then waits for the pipeline's final commit.
+    async fn serve(
+        self,
+        listen: SocketAddr,
+        brokers: String,
+        embedded: bool,
+        topics: Topics,
+        hook: Option<StartHook>,
+    ) -> Result<(), RunError> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| RunError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(RunError::Serve)?;
+        print_banner(&brokers, embedded, local, &topics);
+        if let Some(hook) = hook {
+            let started = Started {
+                url: format!("http://{local}"),
+                brokers,
+                embedded,
+                status: self.state.status.clone(),
+                shutdown: self.shutdown.clone(),
+            };
+            std::thread::Builder::new()
+                .name("start-hook".to_owned())
+                .spawn(move || hook(started))
+                .map_err(RunError::Runtime)?;
+        }
+        self.spawn_sampler();
+        let Service {
+            _lock,
+            pipeline,
+            state,
+            canary,
+            shutdown,
+            ..
+        } = self;
+        if let Some(canary) = canary {
+            tokio::spawn(canary.run());
+        }
+        let pipeline_thread = std::thread::Builder::new()
+            .name("pipeline".to_owned())
+            .spawn(move || pipeline.supervise())
+            .map_err(RunError::Runtime)?;
+        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+            super::wait_for_signal().await;
+            tracing::info!("stop requested: committing and shutting down");
+            shutdown.store(true, Ordering::Relaxed);
+            // Serve until the pipeline's final commit is done.
+            let _ = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
+        });
+        serve.await.map_err(RunError::Serve)?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// [`run`], calling `hook` on a thread of its own once the HTTP server listens.
+pub fn run_with(config: RunConfig, hook: Option<StartHook>) -> Result<(), RunError> {
+    let args = &config.args;
+    let topics = Topics::from(&args.kafka);
+    let (embedded, brokers) = connect(&args.kafka, &topics)?;
+    let service = Service::build(&config, &brokers, embedded.is_some())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("http")
+        .build()
+        .map_err(RunError::Runtime)?;
+    runtime.block_on(service.serve(args.listen, brokers, embedded.is_some(), topics, hook))?;
+    drop(embedded);
+    Ok(())
+}
+
+fn print_banner(brokers: &str, embedded: bool, http: SocketAddr, topics: &Topics) {
+    let mode = if embedded {
+        "embedded broker (in-process, in-memory)"
+    } else {
+        "cluster"
+    };
+    println!("indexer listening on http://{http}");
+    println!("kafka {mode}: {brokers}");
+    println!(
+        "produce an event: echo '{{\"offer_id\":\"o1\",\"product_id\":\"p1\",\"version\":1,\"ts\":0,\"quantity\":5}}' | kcat -b {brokers} -t {} -k p1 -P",
+        topics.topic(schemas::EventKind::Inventory)
+    );
+}

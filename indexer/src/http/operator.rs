@@ -1,0 +1,175 @@
+//! The operator endpoints: `/health`, `/ready`, `/status`, `/status/history`, `/metrics`.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::ops::{CanaryReport, HistoryResponse};
+use crate::reindex::ReindexState;
+use crate::telemetry::{
+    render, CounterSnapshot, Freshness, IndexStatus, NotReady, PartitionStatus, SloState, Status,
+    WindowReport,
+};
+
+/// `GET /status`. Fields are in alphabetical order, as the JSON object always was.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// The freshness canary.
+    pub canary: CanaryReport,
+    /// Event counters since the process started.
+    pub events: CounterSnapshot,
+    /// Freshness percentiles over the last minute and 15 minutes.
+    pub freshness: FreshnessReport,
+    /// The live index.
+    pub index: IndexStatus,
+    /// The cluster and every partition's position.
+    pub kafka: KafkaReport,
+    /// Why the indexer is not ready (`null` when ready).
+    pub not_ready: Option<NotReady>,
+    /// Whether `/ready` answers 200.
+    pub ready: bool,
+    /// The current or last rebuild, in short.
+    pub reindex: ReindexSummary,
+    /// The freshness objective (`null` without one).
+    pub slo: Option<SloState>,
+}
+
+/// The Kafka side of `/status`.
+#[derive(Debug, Serialize)]
+pub struct KafkaReport {
+    /// Bootstrap servers.
+    pub brokers: String,
+    /// Whether the cluster answers.
+    pub connected: bool,
+    /// Whether it is the embedded broker.
+    pub embedded: bool,
+    /// Why it does not answer.
+    pub error: Option<String>,
+    /// The consumer group offsets are mirrored to.
+    pub group_id: String,
+    /// Every partition.
+    pub partitions: Vec<PartitionStatus>,
+    /// Messages not yet searchable, in all.
+    pub total_lag: i64,
+}
+
+/// The rebuild in `/status`.
+#[derive(Debug, Serialize)]
+pub struct ReindexSummary {
+    /// Its replay rate.
+    pub events_per_second: f64,
+    /// The generation it builds.
+    pub generation: Option<String>,
+    /// Events it still has to replay.
+    pub remaining_events: i64,
+    /// Where it stands.
+    pub state: ReindexState,
+}
+
+/// Both freshness measures in `/status`.
+#[derive(Debug, Serialize)]
+pub struct FreshnessReport {
+    /// Kafka message timestamp to searchable.
+    pub pipeline: WindowReport,
+    /// Event `ts` at the source to searchable.
+    pub source: WindowReport,
+}
+
+impl StatusReport {
+    fn of(state: &AppState) -> StatusReport {
+        let s: &Status = &state.status;
+        let ready = s.readiness();
+        let r = state.admin.reindexer.report();
+        let now = Instant::now();
+        StatusReport {
+            canary: state.canary.report(state.canary_interval),
+            events: s.counters.snapshot(),
+            freshness: FreshnessReport {
+                pipeline: Freshness::report(&s.freshness.pipeline, now),
+                source: Freshness::report(&s.freshness.source, now),
+            },
+            index: s.index(),
+            kafka: KafkaReport {
+                brokers: s.brokers.clone(),
+                connected: s.is_connected(),
+                embedded: s.embedded,
+                error: s.kafka_error(),
+                group_id: s.group_id.clone(),
+                partitions: s.partitions(),
+                total_lag: s.total_lag(),
+            },
+            ready: ready.is_ok(),
+            not_ready: ready.err(),
+            reindex: ReindexSummary {
+                events_per_second: r.progress.events_per_second,
+                generation: r.generation,
+                remaining_events: r.progress.remaining_events,
+                state: r.state,
+            },
+            slo: s.slo_state(),
+        }
+    }
+}
+
+/// `GET /health`: the process is alive.
+pub(super) async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /ready`: 200 when the index is open, Kafka answers and the index is not behind the
+/// log for longer than the freshness target; 503 with the reason otherwise.
+pub(super) async fn ready(State(state): State<AppState>) -> Response {
+    match state.status.readiness() {
+        Ok(()) => {
+            state.metrics.ready.set(1);
+            Json(json!({ "ready": true })).into_response()
+        }
+        Err(not_ready) => {
+            state.metrics.ready.set(0);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "ready": false, "reason": not_ready.reason, "message": not_ready.message })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /status`: Kafka positions and lag, index size and last commit, event counters.
+pub(super) async fn status(State(state): State<AppState>) -> Json<StatusReport> {
+    Json(StatusReport::of(&state))
+}
+
+/// `GET /status/history`: the last 15 minutes, a point every 5 seconds (the dashboard's data).
+pub(super) async fn history(State(state): State<AppState>) -> Json<HistoryResponse> {
+    Json(state.history.response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    // Lag moves with the log even when nothing is committed: refresh it at each scrape.
+    for p in state.status.partitions() {
+        if let Some(lag) = p.lag {
+            state.metrics.set_lag(&p.topic, p.partition, lag);
+        }
+    }
+    state
+        .metrics
+        .kafka_connected
+        .set(i64::from(state.status.is_connected()));
+    let body = render(&state.registry);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

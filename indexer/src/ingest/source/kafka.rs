@@ -1,0 +1,414 @@
+//! The Kafka consumer: explicit assignment, decode, batch, send to the writer.
+//!
+//! - No consumer-group rebalancing: the index is local state, so the consumer `assign`s every
+//!   partition of the four topics itself, at the offsets of the last index commit (earliest for
+//!   partitions the index has never seen). The start offsets go into the assignment list
+//!   (a `seek` right after `assign` can fail with "Erroneous state").
+//! - Partitions (and topics) that appear later are found by a metadata refresh every few
+//!   seconds and added with `incremental_assign`, from their earliest offset.
+//! - The poll loop runs on its own thread; it decodes every message (so the writer only
+//!   merges) and sends batches over a bounded channel. A full channel blocks the loop; that
+//!   is the backpressure.
+//! - Watermarks for lag come from librdkafka's statistics callback; whether the cluster
+//!   answers comes from the metadata refresh.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{SendTimeoutError, Sender};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+
+use crate::models::{
+    InvalidRecord, Positions, RecordBatch, RecordBody, SourceRecord, TopicPartition, Topics,
+};
+use crate::telemetry::Status;
+
+/// Largest batch handed to the writer at once.
+const MAX_BATCH_RECORDS: usize = 4096;
+/// Smaller batches when throttled, so the rate is smooth.
+const THROTTLED_BATCH_RECORDS: usize = 256;
+/// Largest payload volume of one batch.
+const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// How often partitions are rediscovered once all topics were found.
+const METADATA_REFRESH: Duration = Duration::from_secs(5);
+/// How often while some topic is still missing or the cluster does not answer.
+const METADATA_RETRY: Duration = Duration::from_secs(1);
+
+/// librdkafka client properties shared by every consumer of the catalog topics.
+pub fn consumer_config(brokers: &str, group_id: &str, extra: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group_id)
+        .set("client.id", "catalog-indexer")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // A position past the log end (topic recreated, broker data lost): start over from
+        // the earliest offset. Replays are safe: merging is idempotent.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("statistics.interval.ms", "1000")
+        // Bounds librdkafka's prefetch queue: part of the memory bound under a backlog.
+        .set("queued.max.messages.kbytes", "32768")
+        .set("fetch.wait.max.ms", "100")
+        .set("topic.metadata.refresh.interval.ms", "10000")
+        .set("reconnect.backoff.ms", "100")
+        .set("reconnect.backoff.max.ms", "5000");
+    for (k, v) in extra {
+        config.set(k, v);
+    }
+    config
+}
+
+/// Consumer callbacks: statistics feed watermarks into [`Status`]; errors are logged.
+pub struct SourceContext {
+    status: Arc<Status>,
+}
+
+impl SourceContext {
+    pub fn new(status: Arc<Status>) -> SourceContext {
+        SourceContext { status }
+    }
+}
+
+impl ClientContext for SourceContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 {
+                    self.status
+                        .set_watermarks(topic, *partition, p.lo_offset, p.hi_offset);
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            if self.status.set_connected(false, Some(reason.to_owned())) {
+                tracing::warn!(reason, "kafka unreachable: all brokers are down; retrying");
+            }
+        } else {
+            tracing::debug!(%error, reason, "kafka client error");
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {}
+
+pub type SourceConsumer = BaseConsumer<SourceContext>;
+
+/// Mirrors index commits to the Kafka consumer group, for lag tools only.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    consumer: Arc<SourceConsumer>,
+}
+
+impl GroupCommitter {
+    /// Commits `positions` (next offsets) asynchronously; failures are only logged.
+    pub fn commit(&self, positions: &Positions) {
+        let mut tpl = TopicPartitionList::new();
+        for (tp, next) in positions.iter() {
+            if tpl
+                .add_partition_offset(&tp.topic, tp.partition, Offset::Offset(next))
+                .is_err()
+            {
+                return;
+            }
+        }
+        if tpl.count() == 0 {
+            return;
+        }
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+            tracing::debug!(error = %e, "consumer group offset commit failed (lag tools only)");
+        }
+    }
+}
+
+/// The consumer side of the pipeline.
+pub struct KafkaSource {
+    consumer: Arc<SourceConsumer>,
+    topics: Topics,
+    status: Arc<Status>,
+    /// Where to start partitions the last index commit knows.
+    resume: Positions,
+    assigned: HashSet<TopicPartition>,
+    missing_topics: HashSet<String>,
+    tx: Sender<RecordBatch>,
+    /// The source stops when any of these is raised.
+    stop: Vec<Arc<AtomicBool>>,
+    /// At most this many messages per second (a rebuild's throttle), `None` for no limit.
+    max_rate: Option<u64>,
+}
+
+impl KafkaSource {
+    /// A consumer of the event topics of `topics`, resuming from `resume`, sending to `tx`
+    /// until one of `stop` is raised.
+    pub fn new(
+        config: &ClientConfig,
+        topics: Topics,
+        status: Arc<Status>,
+        resume: Positions,
+        tx: Sender<RecordBatch>,
+        stop: Vec<Arc<AtomicBool>>,
+    ) -> KafkaResult<KafkaSource> {
+        let consumer: SourceConsumer =
+            config.create_with_context(SourceContext::new(status.clone()))?;
+        Ok(KafkaSource {
+            consumer: Arc::new(consumer),
+            topics,
+            status,
+            resume,
+            assigned: HashSet::new(),
+            missing_topics: HashSet::new(),
+            tx,
+            stop,
+            max_rate: None,
+        })
+    }
+
+    /// Limits the consume rate (a throttled rebuild).
+    pub fn with_max_rate(mut self, max_rate: Option<u64>) -> KafkaSource {
+        self.max_rate = max_rate.filter(|r| *r > 0);
+        self
+    }
+
+    /// A handle that mirrors commits to the consumer group through this consumer.
+    pub fn group_committer(&self) -> GroupCommitter {
+        GroupCommitter {
+            consumer: self.consumer.clone(),
+        }
+    }
+
+    /// Polls until shutdown is requested or the writer goes away.
+    pub fn run(mut self) {
+        let mut next_refresh = Instant::now();
+        let started = Instant::now();
+        let mut consumed = 0u64;
+        loop {
+            if self.stopping() {
+                tracing::debug!("source stopping");
+                return;
+            }
+            if Instant::now() >= next_refresh {
+                let complete = self.refresh_partitions();
+                next_refresh = Instant::now()
+                    + if complete {
+                        METADATA_REFRESH
+                    } else {
+                        METADATA_RETRY
+                    };
+            }
+            let batch = self.poll_batch(Duration::from_millis(100));
+            consumed += batch.len() as u64;
+            if !batch.is_empty() && !self.send(batch) {
+                return;
+            }
+            if let Some(rate) = self.max_rate {
+                let due = started + Duration::from_secs_f64(consumed as f64 / rate as f64);
+                while Instant::now() < due && !self.stopping() {
+                    std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+                }
+            }
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.iter().any(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Sends a batch, blocking while the writer is behind; false when the pipeline stops.
+    fn send(&self, mut batch: RecordBatch) -> bool {
+        loop {
+            match self.tx.send_timeout(batch, Duration::from_millis(200)) {
+                Ok(()) => return true,
+                Err(SendTimeoutError::Disconnected(_)) => {
+                    tracing::debug!("source stopping: writer gone");
+                    return false;
+                }
+                Err(SendTimeoutError::Timeout(b)) => {
+                    if self.stopping() {
+                        return false;
+                    }
+                    batch = b;
+                }
+            }
+        }
+    }
+
+    fn poll_batch(&self, wait: Duration) -> RecordBatch {
+        let mut batch = RecordBatch::default();
+        let mut bytes = 0usize;
+        let mut timeout = wait;
+        let max_records = if self.max_rate.is_some() {
+            THROTTLED_BATCH_RECORDS
+        } else {
+            MAX_BATCH_RECORDS
+        };
+        while batch.len() < max_records && bytes < MAX_BATCH_BYTES {
+            match self.consumer.poll(timeout) {
+                None => break,
+                Some(Ok(message)) => {
+                    bytes += message.payload_len();
+                    if let Some(record) = self.decode(&message) {
+                        batch.push(record);
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "kafka consume error; retrying");
+                    break;
+                }
+            }
+            timeout = Duration::ZERO;
+        }
+        batch
+    }
+
+    fn decode(&self, message: &BorrowedMessage<'_>) -> Option<SourceRecord> {
+        let Some(kind) = self.topics.kind_of(message.topic()) else {
+            tracing::warn!(
+                topic = message.topic(),
+                "message from an unexpected topic ignored"
+            );
+            return None;
+        };
+        let body = match schemas::decode(kind, message.payload()) {
+            Ok(event) => RecordBody::Event(event),
+            Err(error) => RecordBody::Invalid(Box::new(InvalidRecord {
+                key: message.key().map(<[u8]>::to_vec),
+                payload: message.payload().map(<[u8]>::to_vec),
+                headers: message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                error,
+            })),
+        };
+        Some(SourceRecord {
+            kind,
+            partition: message.partition(),
+            offset: message.offset(),
+            kafka_ts_ms: message.timestamp().to_millis(),
+            body,
+        })
+    }
+
+    /// Finds the partitions of the event topics and assigns the new ones. Returns whether
+    /// every topic was found.
+    fn refresh_partitions(&mut self) -> bool {
+        let mut new = Vec::new();
+        let mut complete = true;
+        for topic in self.topics.event_topics() {
+            match self
+                .consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(3))
+            {
+                Ok(metadata) => {
+                    if self.status.set_connected(true, None) {
+                        tracing::info!(brokers = %self.status.brokers, "kafka reachable");
+                    }
+                    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+                        continue;
+                    };
+                    if t.error().is_some() || t.partitions().is_empty() {
+                        complete = false;
+                        if self.missing_topics.insert(topic.clone()) {
+                            tracing::warn!(topic = %topic, "topic does not exist yet; waiting for it");
+                        }
+                        continue;
+                    }
+                    if self.missing_topics.remove(&topic) {
+                        tracing::info!(topic = %topic, "topic appeared");
+                    }
+                    for p in t.partitions() {
+                        let key = TopicPartition::new(topic.clone(), p.id());
+                        if !self.assigned.contains(&key) {
+                            new.push(key);
+                        }
+                    }
+                }
+                Err(e) => {
+                    complete = false;
+                    if self.status.set_connected(false, Some(e.to_string())) {
+                        tracing::warn!(error = %e, brokers = %self.status.brokers, "kafka unreachable; retrying");
+                    }
+                    break;
+                }
+            }
+        }
+        if !new.is_empty() {
+            self.assign(new);
+        }
+        complete
+    }
+
+    fn assign(&mut self, partitions: Vec<TopicPartition>) {
+        let mut tpl = TopicPartitionList::new();
+        for tp in &partitions {
+            let offset = match self.resume.get(tp) {
+                Some(next) => Offset::Offset(next),
+                None => Offset::Beginning,
+            };
+            if let Err(e) = tpl.add_partition_offset(&tp.topic, tp.partition, offset) {
+                tracing::error!(error = %e, topic = %tp.topic, partition = tp.partition, "cannot build assignment");
+                return;
+            }
+        }
+        match self.consumer.incremental_assign(&tpl) {
+            Ok(()) => {
+                let mut per_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+                for tp in &partitions {
+                    per_topic.entry(&tp.topic).or_default().push(tp.partition);
+                }
+                for (topic, list) in per_topic {
+                    let resumed = list
+                        .iter()
+                        .filter(|p| self.resume.contains(&TopicPartition::new(topic, **p)))
+                        .count();
+                    tracing::info!(topic, partitions = ?list, resumed, "partitions assigned");
+                }
+                for tp in partitions {
+                    let start = self.resume.get(&tp).unwrap_or(0);
+                    self.status.add_partition(&tp.topic, tp.partition, start);
+                    self.assigned.insert(tp);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "partition assignment failed; will retry"),
+        }
+    }
+}
+
+/// Log start and end offsets per topic-partition.
+pub type LogBounds = BTreeMap<TopicPartition, (i64, i64)>;
+
+/// Log start and end offsets of every partition of `topics`, asked of the cluster.
+pub fn log_bounds(
+    config: &ClientConfig,
+    topics: &[String],
+    timeout: Duration,
+) -> KafkaResult<LogBounds> {
+    let consumer: BaseConsumer = config.create()?;
+    let mut out = BTreeMap::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+                out.insert(TopicPartition::new(topic.clone(), p.id()), (low, high));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,181 @@
+//! One commit, in the order the protocol needs (see [`crate::ingest`]): every pending
+//! product to Tantivy, dead letters confirmed, Tantivy commit with the positions as payload,
+//! reader reloaded, then the bookkeeping (cache, freshness, consumer-group mirror, status,
+//! metrics).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::{Writer, WriterError};
+use crate::models::{CommitPayload, CommitTrigger};
+use crate::telemetry::TriggerLabels;
+use crate::util::now_ms;
+
+/// Operations per batch handed to Tantivy's indexing threads.
+const OPS_PER_BATCH: usize = 512;
+
+/// Outcome of a commit, for tests and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Why it happened.
+    pub trigger: CommitTrigger,
+    /// Products re-indexed.
+    pub docs: usize,
+    /// Dead letters confirmed.
+    pub dead_letters: usize,
+}
+
+/// When the steps of a commit ended, from its start.
+struct Timings {
+    built: Duration,
+    tantivy_done: Duration,
+    elapsed: Duration,
+}
+
+impl Writer {
+    /// Makes everything processed so far searchable and durable.
+    pub fn commit(&mut self, trigger: CommitTrigger) -> Result<CommitReport, WriterError> {
+        let started = Instant::now();
+        let docs = self.pending.len();
+        self.send_pending()?;
+        let built = started.elapsed();
+        let dead_letters_by_topic = self.confirm_dead_letters()?;
+        let committed_at = self.commit_index()?;
+        let tantivy_done = started.elapsed();
+        self.handles.live.reader.reload()?;
+        let searchable_ms = now_ms();
+        let timings = Timings {
+            built,
+            tantivy_done,
+            elapsed: started.elapsed(),
+        };
+        self.close_interval(started, searchable_ms);
+        self.report_index_status(Some((committed_at, timings.elapsed)))?;
+        self.record_commit(
+            trigger,
+            docs,
+            committed_at,
+            &timings,
+            &dead_letters_by_topic,
+        );
+        Ok(CommitReport {
+            trigger,
+            docs,
+            dead_letters: dead_letters_by_topic.values().sum::<u64>() as usize,
+        })
+    }
+
+    /// Hands every pending product not sent ahead to Tantivy's indexing threads, in batches
+    /// (one channel message per batch rather than per document).
+    fn send_pending(&mut self) -> Result<(), WriterError> {
+        for ops in self
+            .pending
+            .unsent_operations(&self.handles.live.fields, OPS_PER_BATCH)
+        {
+            self.handles.index_writer.run(ops)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the dead-letter topic has every dead letter of the interval; returns how
+    /// many per source topic. On failure nothing of the interval may be committed past an
+    /// unconfirmed dead letter: it is all dropped, and consumed again on restart.
+    fn confirm_dead_letters(&mut self) -> Result<BTreeMap<String, u64>, WriterError> {
+        let confirmed = match &mut self.handles.dead_letters {
+            Some(dlq) => dlq.confirm(&self.handles.shutdown),
+            None => Ok(BTreeMap::new()),
+        };
+        match confirmed {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.handles.index_writer.rollback()?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The Tantivy commit, with the positions as payload; returns its time (epoch ms).
+    fn commit_index(&mut self) -> Result<u64, WriterError> {
+        let committed_at = now_ms();
+        let payload = CommitPayload::new(&self.positions, committed_at);
+        let mut prepared = self.handles.index_writer.prepare_commit()?;
+        prepared.set_payload(&payload.to_json());
+        prepared.commit()?;
+        Ok(committed_at)
+    }
+
+    /// After the commit: the committed states go to the cache, the interval starts over,
+    /// freshness is recorded, and the positions are mirrored and reported.
+    fn close_interval(&mut self, started: Instant, searchable_ms: u64) {
+        for (id, state) in self.pending.finish() {
+            self.states.keep(id, state);
+        }
+        self.positions_changed = false;
+        self.last_commit = started;
+        self.observe_freshness(searchable_ms);
+        if let Some(group) = &self.handles.group {
+            group.commit(&self.positions);
+        }
+        self.handles.status.set_committed(&self.positions);
+    }
+
+    fn record_commit(
+        &self,
+        trigger: CommitTrigger,
+        docs: usize,
+        committed_at: u64,
+        timings: &Timings,
+        dead_letters_by_topic: &BTreeMap<String, u64>,
+    ) {
+        let m = &self.handles.metrics;
+        m.commits.get_or_create(&TriggerLabels { trigger }).inc();
+        m.commit_duration.observe(timings.elapsed.as_secs_f64());
+        m.docs_per_commit.observe(docs as f64);
+        m.last_commit_timestamp.set(committed_at as f64 / 1000.0);
+        for (topic, n) in dead_letters_by_topic {
+            self.handles
+                .status
+                .counters
+                .dlq
+                .fetch_add(*n, Ordering::Relaxed);
+            if let Some(kind) = self.handles.topics.kind_of(topic) {
+                self.counters[kind].dlq.inc_by(*n);
+            }
+        }
+        tracing::debug!(
+            trigger = trigger.as_str(),
+            docs,
+            dead_letters = dead_letters_by_topic.values().sum::<u64>(),
+            build_ms = timings.built.as_millis() as u64,
+            tantivy_commit_ms = (timings.tantivy_done - timings.built).as_millis() as u64,
+            duration_ms = timings.elapsed.as_millis() as u64,
+            "index commit"
+        );
+    }
+
+    fn observe_freshness(&mut self, searchable_ms: u64) {
+        let samples = self.pending.take_samples();
+        if !self.config.record_freshness {
+            return;
+        }
+        let backlog_floor = (!self.config.observe_backlog_freshness).then_some(self.started_ms);
+        let metrics = &self.handles.metrics;
+        let mut pairs = Vec::with_capacity(samples.len());
+        for s in samples {
+            if backlog_floor.is_some_and(|floor| s.kafka_ts_ms.is_some_and(|k| k < floor)) {
+                continue;
+            }
+            let source_ms = searchable_ms.saturating_sub(s.ts);
+            let pipeline_ms = s
+                .kafka_ts_ms
+                .map(|k| (searchable_ms as i64 - k).max(0) as u64);
+            metrics.freshness.observe(source_ms as f64 / 1000.0);
+            if let Some(p) = pipeline_ms {
+                metrics.pipeline_latency.observe(p as f64 / 1000.0);
+            }
+            pairs.push((source_ms, pipeline_ms));
+        }
+        self.handles.status.freshness.record(Instant::now(), pairs);
+    }
+}

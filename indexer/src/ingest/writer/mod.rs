@@ -1,0 +1,287 @@
+//! The writer stage: merges decoded events into per-product state and commits the changed
+//! products to the index with the positions they cover (the protocol is in
+//! [`crate::ingest`]).
+//!
+//! - `pending`: the products changed since the last commit, and which of them were already
+//!   sent to Tantivy while the writer waited for the next batch.
+//! - `lookup`: where the committed state of a product comes from (an LRU cache, then the
+//!   index).
+//! - `commit`: one commit, step by step ([`CommitTrigger`](crate::models::CommitTrigger)
+//!   says why it happens).
+//!
+//! The writer's fixed handles ([`WriterHandles`]: the index, its writer, the status, the
+//! metrics, the dead-letter producer) are kept apart from the per-interval scratch state
+//! (pending changes, positions), as quickwit's `IndexerState` and `IndexingWorkbench`.
+
+mod commit;
+mod lookup;
+mod pending;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use schemas::LiveIndex;
+use tantivy::IndexWriter;
+
+use self::lookup::StateLookup;
+use self::pending::{Pending, Sample};
+use crate::ingest::dead_letters::{DeadLetter, DeadLetters, DlqError};
+use crate::ingest::merge::{self, Outcome};
+use crate::ingest::source::GroupCommitter;
+use crate::models::{
+    CommitTrigger, PerKind, Positions, RecordBatch, RecordBody, SourceRecord, Topics,
+};
+use crate::telemetry::{EventCounters, Metrics, Status};
+use crate::util::now_ms;
+
+/// Products sent ahead per step while idle (small: a new batch must not wait long).
+const SEND_AHEAD_STEP: usize = 64;
+
+/// What can stop the writer.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    /// The index could not be written or read.
+    #[error("index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// Dead letters could not be confirmed.
+    #[error("dead-letter topic: {0}")]
+    Dlq(#[from] DlqError),
+}
+
+/// The writer's limits.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Commit at most this often (from the start of the previous commit).
+    pub commit_interval: Duration,
+    /// Commit early once this many products changed.
+    pub max_docs_per_commit: usize,
+    /// Commit early once the changed states take this much memory.
+    pub max_pending_bytes: usize,
+    /// Committed states kept in memory.
+    pub state_cache_entries: usize,
+    /// Record freshness of events produced before the pipeline started (false on a brand-new
+    /// index, whose initial load is not "changes waiting to become searchable").
+    pub observe_backlog_freshness: bool,
+    /// Record freshness at all (false for a rebuild: replayed events are not changes).
+    pub record_freshness: bool,
+}
+
+/// What the writer writes to and reports to, fixed for its life.
+pub struct WriterHandles {
+    /// The index written.
+    pub live: Arc<LiveIndex>,
+    /// Its Tantivy writer.
+    pub index_writer: IndexWriter,
+    /// The topic of each event kind.
+    pub topics: Topics,
+    /// Where positions and figures go.
+    pub status: Arc<Status>,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The dead-letter producer (`None`: invalid events are only counted).
+    pub dead_letters: Option<DeadLetters>,
+    /// The consumer-group mirror (`None`: none).
+    pub group: Option<GroupCommitter>,
+    /// Interrupts retries that would otherwise block (dead-letter delivery).
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// The writer stage.
+pub struct Writer {
+    config: WriterConfig,
+    handles: WriterHandles,
+    /// Event counters per kind, resolved once.
+    counters: PerKind<EventCounters>,
+    pending: Pending,
+    states: StateLookup,
+    positions: Positions,
+    positions_changed: bool,
+    last_commit: Instant,
+    started_ms: i64,
+}
+
+impl Writer {
+    /// A writer resuming at `positions` (the payload of the last commit).
+    pub fn new(config: WriterConfig, handles: WriterHandles, positions: Positions) -> Writer {
+        let counters =
+            PerKind::from_fn(|kind| handles.metrics.event_counters(handles.topics.topic(kind)));
+        Writer {
+            states: StateLookup::new(&handles.live, config.state_cache_entries),
+            handles,
+            counters,
+            pending: Pending::default(),
+            positions,
+            positions_changed: false,
+            last_commit: Instant::now() - config.commit_interval,
+            started_ms: now_ms() as i64,
+            config,
+        }
+    }
+
+    /// Receives batches until the source stops, committing on the interval and budgets, and
+    /// once more at the end.
+    pub fn run(mut self, rx: Receiver<RecordBatch>) -> Result<(), WriterError> {
+        loop {
+            let wait = self.time_to_next_commit();
+            // Idle before the next commit: index changed products ahead instead of waiting,
+            // so the commit has less to do (never while batches wait: a backlog coalesces
+            // repeated changes of a product into one document per commit instead).
+            if self.pending.has_unsent() && !wait.is_zero() && rx.is_empty() {
+                self.send_ahead(SEND_AHEAD_STEP)?;
+                continue;
+            }
+            match rx.recv_timeout(wait) {
+                Ok(batch) => {
+                    self.process_batch(batch)?;
+                    if let Some(trigger) = self.budget_trigger() {
+                        self.commit(trigger)?;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    if self.has_changes() {
+                        self.commit(CommitTrigger::Shutdown)?;
+                    }
+                    return Ok(());
+                }
+            }
+            if self.has_changes() && self.last_commit.elapsed() >= self.config.commit_interval {
+                self.commit(CommitTrigger::Interval)?;
+            }
+        }
+    }
+
+    /// How long the loop may wait for a batch: until the interval's commit is due, or a
+    /// while when there is nothing to commit.
+    fn time_to_next_commit(&self) -> Duration {
+        if self.has_changes() {
+            (self.last_commit + self.config.commit_interval)
+                .saturating_duration_since(Instant::now())
+        } else {
+            Duration::from_millis(500)
+        }
+    }
+
+    /// Whether anything was processed since the last commit.
+    pub fn has_changes(&self) -> bool {
+        !self.pending.is_empty()
+            || self.positions_changed
+            || self
+                .handles
+                .dead_letters
+                .as_ref()
+                .is_some_and(|d| d.pending() > 0)
+    }
+
+    fn budget_trigger(&self) -> Option<CommitTrigger> {
+        if self.pending.len() >= self.config.max_docs_per_commit {
+            Some(CommitTrigger::DocBudget)
+        } else if self.pending.bytes() >= self.config.max_pending_bytes {
+            Some(CommitTrigger::MemoryBudget)
+        } else {
+            None
+        }
+    }
+
+    /// Applies a batch of records.
+    pub fn process_batch(&mut self, batch: RecordBatch) -> Result<(), WriterError> {
+        self.states.refresh(&self.handles.live);
+        for record in batch {
+            self.process(record)?;
+        }
+        self.handles.status.set_processed(&self.positions);
+        Ok(())
+    }
+
+    fn process(&mut self, record: SourceRecord) -> Result<(), WriterError> {
+        let topic = self.handles.topics.topic(record.kind).to_owned();
+        let counters = &self.counters[record.kind];
+        let status = &self.handles.status;
+        status.counters.consumed.fetch_add(1, Ordering::Relaxed);
+        match &record.body {
+            RecordBody::Event(event) => {
+                let (states, live) = (&mut self.states, &self.handles.live);
+                let state = self
+                    .pending
+                    .state_mut(event.product_id(), || states.take(live, event.product_id()))?;
+                match merge::apply(state, event) {
+                    Outcome::Applied => {
+                        let sample = Sample {
+                            ts: event.ts(),
+                            kafka_ts_ms: record.kafka_ts_ms,
+                        };
+                        self.pending.applied(event.product_id(), sample);
+                        counters.applied.inc();
+                        status.counters.applied.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Outcome::Stale => {
+                        counters.stale.inc();
+                        status.counters.stale.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            RecordBody::Invalid(invalid) => {
+                tracing::debug!(topic = %topic, partition = record.partition, offset = record.offset, error = %invalid.error, "invalid event sent to the dead-letter topic");
+                counters.invalid.inc();
+                status.counters.invalid.fetch_add(1, Ordering::Relaxed);
+                if let Some(dlq) = &mut self.handles.dead_letters {
+                    dlq.send(DeadLetter::new(
+                        &topic,
+                        record.partition,
+                        record.offset,
+                        record.kafka_ts_ms,
+                        record.kind,
+                        invalid,
+                    ));
+                }
+            }
+        }
+        self.positions
+            .insert((topic, record.partition), record.offset + 1);
+        self.positions_changed = true;
+        Ok(())
+    }
+
+    /// Sends up to `n` pending products to Tantivy ahead of the commit.
+    fn send_ahead(&mut self, n: usize) -> Result<(), WriterError> {
+        let ops = self.pending.send_ahead(&self.handles.live.fields, n);
+        if !ops.is_empty() {
+            self.handles.index_writer.run(ops)?;
+        }
+        Ok(())
+    }
+
+    /// Reports the index's size to `/status` and `/metrics`; `commit` is the time and
+    /// duration of a commit that just happened. Returns the visible document count.
+    pub fn report_index_status(
+        &mut self,
+        commit: Option<(u64, Duration)>,
+    ) -> Result<u64, WriterError> {
+        self.states.refresh(&self.handles.live);
+        let searcher = self.states.searcher();
+        let segments = searcher.segment_readers().len() as u64;
+        let records = searcher.num_docs();
+        let visible = self.handles.live.visible_count(searcher)?;
+        let (status, metrics) = (&self.handles.status, &self.handles.metrics);
+        status.update_index(|s| {
+            s.docs = visible;
+            s.records = records;
+            s.segments = segments;
+            if let Some((at, duration)) = commit {
+                s.last_commit_ms = at;
+                s.last_commit_duration_ms = duration.as_millis() as u64;
+                s.commits += 1;
+            }
+        });
+        metrics.segments.set(segments as i64);
+        metrics.index_docs.set(visible as i64);
+        for p in status.partitions() {
+            if let Some(lag) = p.lag {
+                metrics.set_lag(&p.topic, p.partition, lag);
+            }
+        }
+        Ok(visible)
+    }
+}

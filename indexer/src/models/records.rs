@@ -1,0 +1,81 @@
+//! What the source stage hands the writer: consumed messages, decoded.
+
+use schemas::{Event, EventKind, InvalidEvent};
+
+/// A message that failed decoding, kept whole for the dead-letter topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRecord {
+    /// The original key.
+    pub key: Option<Vec<u8>>,
+    /// The original payload.
+    pub payload: Option<Vec<u8>>,
+    /// The original headers.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Why it is invalid.
+    pub error: InvalidEvent,
+}
+
+/// A consumed message's content: an event, or why it is not one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordBody {
+    /// A valid event.
+    Event(Event),
+    /// An invalid message, bound for the dead-letter topic.
+    Invalid(Box<InvalidRecord>),
+}
+
+/// One consumed message, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    /// The kind of its topic.
+    pub kind: EventKind,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// The Kafka message timestamp (producer create time or broker log-append time).
+    pub kafka_ts_ms: Option<i64>,
+    /// The event, or the invalid message.
+    pub body: RecordBody,
+}
+
+/// The message between source and writer: consecutive records of the assigned partitions
+/// (at most a few thousand, a few MiB), in the order they were consumed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordBatch {
+    records: Vec<SourceRecord>,
+}
+
+impl RecordBatch {
+    /// Adds a record.
+    pub fn push(&mut self, record: SourceRecord) {
+        self.records.push(record);
+    }
+
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch has no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+impl IntoIterator for RecordBatch {
+    type Item = SourceRecord;
+    type IntoIter = std::vec::IntoIter<SourceRecord>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.records.into_iter()
+    }
+}
+
+impl FromIterator<SourceRecord> for RecordBatch {
+    fn from_iter<I: IntoIterator<Item = SourceRecord>>(iter: I) -> RecordBatch {
+        RecordBatch {
+            records: iter.into_iter().collect(),
+        }
+    }
+}

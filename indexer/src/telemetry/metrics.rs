@@ -1,0 +1,377 @@
+//! Prometheus metrics of the indexer, all in one place: the pipeline's, the rebuild's and the
+//! canary's. Names are part of the operator contract (README, alert rules, dashboard): keep
+//! them stable. Label values are bounded: enums, configured topic names, partition numbers.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::models::CommitTrigger;
+
+/// What happened to a consumed event.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum EventOutcome {
+    /// Newer than the stored record: merged.
+    applied,
+    /// Not newer than the stored record: ignored.
+    stale,
+    /// Failed decoding or validation.
+    invalid,
+    /// Written to the dead-letter topic.
+    dlq,
+}
+
+impl EventOutcome {
+    /// Every outcome.
+    pub const ALL: [EventOutcome; 4] = [
+        EventOutcome::applied,
+        EventOutcome::stale,
+        EventOutcome::invalid,
+        EventOutcome::dlq,
+    ];
+}
+
+/// Labels of `indexer_events_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// One of the four configured event topics.
+    pub topic: String,
+    /// What happened to the event.
+    pub outcome: EventOutcome,
+}
+
+/// The `indexer_events_total` counters of one topic, by outcome.
+#[derive(Clone)]
+pub struct EventCounters {
+    /// Merged.
+    pub applied: Counter,
+    /// Not newer than the stored record.
+    pub stale: Counter,
+    /// Failed decoding.
+    pub invalid: Counter,
+    /// Written to the dead-letter topic.
+    pub dlq: Counter,
+}
+
+/// Labels of `indexer_commits_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TriggerLabels {
+    /// Why the commit happened.
+    pub trigger: CommitTrigger,
+}
+
+/// How a rebuild ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum ReindexOutcome {
+    /// Swapped in.
+    done,
+    /// Abandoned; the live index is unchanged.
+    failed,
+}
+
+/// Labels of `indexer_reindexes_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// How the rebuild ended.
+    pub outcome: ReindexOutcome,
+}
+
+/// Labels of `indexer_consumer_lag`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    /// One of the event topics.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+}
+
+/// Buckets from 10 ms to 60 s for freshness and latency histograms.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
+
+/// Every metric the indexer exports.
+#[derive(Clone)]
+pub struct Metrics {
+    /// `indexer_events_total{topic,outcome}`.
+    pub events: Family<EventLabels, Counter>,
+    /// `indexer_commits_total{trigger}`.
+    pub commits: Family<TriggerLabels, Counter>,
+    /// `indexer_commit_duration_seconds`.
+    pub commit_duration: Histogram,
+    /// `indexer_docs_per_commit`.
+    pub docs_per_commit: Histogram,
+    /// `indexer_segments`.
+    pub segments: Gauge,
+    /// `indexer_index_docs`.
+    pub index_docs: Gauge,
+    /// `indexer_consumer_lag{topic,partition}`.
+    pub consumer_lag: Family<PartitionLabels, Gauge>,
+    /// `indexer_last_commit_timestamp_seconds`.
+    pub last_commit_timestamp: Gauge<f64, AtomicU64>,
+    /// `indexer_freshness_seconds`.
+    pub freshness: Histogram,
+    /// `indexer_pipeline_latency_seconds`.
+    pub pipeline_latency: Histogram,
+    /// `indexer_pipeline_restarts_total`.
+    pub pipeline_restarts: Counter,
+    /// `indexer_kafka_connected`.
+    pub kafka_connected: Gauge,
+    /// `indexer_ready`.
+    pub ready: Gauge,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &mut Registry) -> Metrics {
+        let m = Metrics {
+            events: Family::default(),
+            commits: Family::default(),
+            commit_duration: Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            docs_per_commit: Histogram::new([
+                1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0,
+            ]),
+            segments: Gauge::default(),
+            index_docs: Gauge::default(),
+            consumer_lag: Family::default(),
+            last_commit_timestamp: Gauge::default(),
+            freshness: Histogram::new(LATENCY_BUCKETS),
+            pipeline_latency: Histogram::new(LATENCY_BUCKETS),
+            pipeline_restarts: Counter::default(),
+            kafka_connected: Gauge::default(),
+            ready: Gauge::default(),
+        };
+        registry.register(
+            "indexer_events",
+            "Events consumed, by topic and outcome (applied, stale, invalid, dlq)",
+            m.events.clone(),
+        );
+        registry.register(
+            "indexer_commits",
+            "Index commits, by what triggered them",
+            m.commits.clone(),
+        );
+        registry.register(
+            "indexer_commit_duration_seconds",
+            "Time to build, commit and publish one index commit",
+            m.commit_duration.clone(),
+        );
+        registry.register(
+            "indexer_docs_per_commit",
+            "Product documents re-indexed per commit",
+            m.docs_per_commit.clone(),
+        );
+        registry.register(
+            "indexer_segments",
+            "Searchable segments in the index",
+            m.segments.clone(),
+        );
+        registry.register(
+            "indexer_index_docs",
+            "Visible (searchable) products in the index",
+            m.index_docs.clone(),
+        );
+        registry.register(
+            "indexer_consumer_lag",
+            "Messages not yet searchable per topic-partition (high watermark minus committed next offset)",
+            m.consumer_lag.clone(),
+        );
+        registry.register(
+            "indexer_last_commit_timestamp_seconds",
+            "Unix time of the last index commit",
+            m.last_commit_timestamp.clone(),
+        );
+        registry.register(
+            "indexer_freshness_seconds",
+            "Source freshness: time from the event's ts at the source until it is searchable",
+            m.freshness.clone(),
+        );
+        registry.register(
+            "indexer_pipeline_latency_seconds",
+            "Pipeline latency: time from the Kafka message timestamp until it is searchable",
+            m.pipeline_latency.clone(),
+        );
+        registry.register(
+            "indexer_pipeline_restarts",
+            "Restarts of the ingestion pipeline after a failure",
+            m.pipeline_restarts.clone(),
+        );
+        registry.register(
+            "indexer_kafka_connected",
+            "1 when the Kafka cluster answers, 0 otherwise",
+            m.kafka_connected.clone(),
+        );
+        registry.register(
+            "indexer_ready",
+            "1 when /ready answers 200, 0 otherwise",
+            m.ready.clone(),
+        );
+        m
+    }
+
+    /// Creates every series whose labels are known up front, so dashboards and alerts see
+    /// zeros rather than missing series.
+    pub fn preset<'a>(&self, topics: impl IntoIterator<Item = &'a String>) {
+        for topic in topics {
+            for outcome in EventOutcome::ALL {
+                let _ = self.events.get_or_create(&EventLabels {
+                    topic: topic.clone(),
+                    outcome,
+                });
+            }
+        }
+        for trigger in CommitTrigger::ALL {
+            let _ = self.commits.get_or_create(&TriggerLabels { trigger });
+        }
+    }
+
+    /// The four outcome counters of `topic`, resolved once by a stage that counts every
+    /// event.
+    pub fn event_counters(&self, topic: &str) -> EventCounters {
+        let counter = |outcome| {
+            self.events.get_or_create_owned(&EventLabels {
+                topic: topic.to_owned(),
+                outcome,
+            })
+        };
+        EventCounters {
+            applied: counter(EventOutcome::applied),
+            stale: counter(EventOutcome::stale),
+            invalid: counter(EventOutcome::invalid),
+            dlq: counter(EventOutcome::dlq),
+        }
+    }
+
+    /// Sets the lag gauge of one partition.
+    pub fn set_lag(&self, topic: &str, partition: i32, lag: i64) {
+        self.consumer_lag
+            .get_or_create(&PartitionLabels {
+                topic: topic.to_owned(),
+                partition,
+            })
+            .set(lag);
+    }
+}
+
+/// Reindex metrics (in the process registry).
+#[derive(Clone)]
+pub struct ReindexMetrics {
+    /// `indexer_reindex_events_total`.
+    pub events: Counter,
+    /// `indexer_reindex_events_per_second`.
+    pub events_per_second: Gauge<f64, AtomicU64>,
+    /// `indexer_reindex_remaining_events`.
+    pub remaining: Gauge,
+    /// `indexer_reindex_running`.
+    pub running: Gauge,
+    /// `indexer_reindexes_total{outcome}`.
+    pub outcomes: Family<OutcomeLabels, Counter>,
+}
+
+impl ReindexMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &mut Registry) -> ReindexMetrics {
+        let m = ReindexMetrics {
+            events: Default::default(),
+            events_per_second: Default::default(),
+            remaining: Default::default(),
+            running: Default::default(),
+            outcomes: Default::default(),
+        };
+        registry.register(
+            "indexer_reindex_events",
+            "Events replayed by rebuilds",
+            m.events.clone(),
+        );
+        registry.register(
+            "indexer_reindex_events_per_second",
+            "Replay rate of the running rebuild",
+            m.events_per_second.clone(),
+        );
+        registry.register(
+            "indexer_reindex_remaining_events",
+            "Events the running rebuild still has to replay to catch up with the live index",
+            m.remaining.clone(),
+        );
+        registry.register(
+            "indexer_reindex_running",
+            "1 while a rebuild runs",
+            m.running.clone(),
+        );
+        registry.register(
+            "indexer_reindexes",
+            "Finished rebuilds by outcome (done, failed)",
+            m.outcomes.clone(),
+        );
+        m
+    }
+
+    /// Counts a finished rebuild.
+    pub fn finished(&self, outcome: ReindexOutcome) {
+        self.outcomes
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+}
+
+/// Freshness canary metrics.
+#[derive(Clone)]
+pub struct CanaryMetrics {
+    /// `indexer_canary_latency_seconds`.
+    pub latency: Histogram,
+    /// `indexer_canary_last_latency_seconds`.
+    pub last_latency: Gauge<f64, AtomicU64>,
+    /// `indexer_canaries_total`.
+    pub published: Counter,
+    /// `indexer_canary_failures_total`.
+    pub failures: Counter,
+}
+
+impl CanaryMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &mut Registry) -> CanaryMetrics {
+        let m = CanaryMetrics {
+            latency: Histogram::new(LATENCY_BUCKETS),
+            last_latency: Gauge::default(),
+            published: Counter::default(),
+            failures: Counter::default(),
+        };
+        registry.register(
+            "indexer_canary_latency_seconds",
+            "Time from publishing a canary product to finding it through the search path",
+            m.latency.clone(),
+        );
+        registry.register(
+            "indexer_canary_last_latency_seconds",
+            "Latency of the last canary found",
+            m.last_latency.clone(),
+        );
+        registry.register(
+            "indexer_canaries",
+            "Canary products published",
+            m.published.clone(),
+        );
+        registry.register(
+            "indexer_canary_failures",
+            "Canaries not found in time (or not published)",
+            m.failures.clone(),
+        );
+        m
+    }
+}
+
+/// Renders a registry in the Prometheus text exposition format.
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
+}

@@ -1,0 +1,18 @@
+//! What operators see, written by the stages and read by the HTTP side: the shared
+//! [`Status`] (positions, lag, index figures, readiness), rolling freshness percentiles
+//! ([`Freshness`]), the freshness objective ([`Slo`]) and every Prometheus metric
+//! ([`Metrics`], [`ReindexMetrics`], [`CanaryMetrics`]).
+//!
+//! Depends on `models` and `util` only: the stages import it, never the other way round.
+
+mod freshness;
+mod metrics;
+mod slo;
+mod status;
+
+pub use freshness::{Freshness, WindowReport};
+pub use metrics::{
+    render, CanaryMetrics, EventCounters, Metrics, ReindexMetrics, ReindexOutcome, TriggerLabels,
+};
+pub use slo::{Slo, SloState};
+pub use status::{CounterSnapshot, IndexStatus, NotReady, PartitionStatus, Status};

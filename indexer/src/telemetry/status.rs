@@ -1,0 +1,462 @@
+//! Live state shared by the pipeline stages and the HTTP endpoints (`/status`, `/ready`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::freshness::Freshness;
+use super::slo::{Slo, SloState};
+use crate::models::{Positions, TopicPartition};
+use crate::util::lock;
+
+/// Where one topic-partition stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionPosition {
+    /// Next offset to consume according to the last index commit (what is searchable).
+    pub committed: i64,
+    /// Next offset the writer has processed (searchable after the next commit).
+    pub processed: i64,
+    /// Last known high watermark (-1 when unknown).
+    pub high_watermark: i64,
+    /// Last known log start offset (-1 when unknown).
+    pub low_watermark: i64,
+}
+
+impl PartitionPosition {
+    /// Messages not yet searchable. Offsets below the log start were deleted by retention
+    /// and can never be consumed, so they do not count.
+    pub fn lag(&self) -> i64 {
+        if self.high_watermark < 0 {
+            return 0;
+        }
+        (self.high_watermark - self.committed.max(self.low_watermark)).max(0)
+    }
+}
+
+/// One partition in `GET /status`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PartitionStatus {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// Next offset according to the last index commit (what is searchable).
+    pub next_offset: i64,
+    /// Next offset the writer has processed.
+    pub processed_offset: i64,
+    /// Last known high watermark.
+    pub high_watermark: Option<i64>,
+    /// Last known log start offset.
+    pub low_watermark: Option<i64>,
+    /// Messages not yet searchable (known once a watermark was seen).
+    pub lag: Option<i64>,
+}
+
+/// The index side of `GET /status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexStatus {
+    /// Visible (searchable) products.
+    pub docs: u64,
+    /// Stored products, visible or not (deleted products and orphans keep their state).
+    pub records: u64,
+    /// Searchable segments.
+    pub segments: u64,
+    /// Epoch ms of the last commit (0 before the first one).
+    pub last_commit_ms: u64,
+    /// How long the last commit took.
+    pub last_commit_duration_ms: u64,
+    /// Commits since the process started.
+    pub commits: u64,
+    /// The live index generation.
+    pub generation: u64,
+    /// Where the live index is.
+    pub path: String,
+}
+
+/// Event counters since the process started.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Records consumed (valid or not).
+    pub consumed: AtomicU64,
+    /// Events merged (newer than the stored record).
+    pub applied: AtomicU64,
+    /// Events ignored as not newer.
+    pub stale: AtomicU64,
+    /// Invalid messages.
+    pub invalid: AtomicU64,
+    /// Invalid messages confirmed on the dead-letter topic.
+    pub dlq: AtomicU64,
+}
+
+/// [`Counters`] at one moment.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Records consumed.
+    pub consumed: u64,
+    /// Events merged.
+    pub applied: u64,
+    /// Events ignored as not newer.
+    pub stale: u64,
+    /// Invalid messages.
+    pub invalid: u64,
+    /// Invalid messages dead-lettered.
+    pub dlq: u64,
+}
+
+impl Counters {
+    /// The counters now.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            consumed: self.consumed.load(Ordering::Relaxed),
+            applied: self.applied.load(Ordering::Relaxed),
+            stale: self.stale.load(Ordering::Relaxed),
+            invalid: self.invalid.load(Ordering::Relaxed),
+            dlq: self.dlq.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Why the indexer is not ready.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NotReady {
+    /// Stable code: `pipeline_failed`, `starting`, `kafka_unreachable`, `lagging`,
+    /// `freshness_slo_breached`.
+    pub reason: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// Everything the stages report and the endpoints read.
+#[derive(Debug)]
+pub struct Status {
+    /// The cluster's bootstrap servers.
+    pub brokers: String,
+    /// Whether the cluster is the embedded broker.
+    pub embedded: bool,
+    /// The consumer group offsets are mirrored to.
+    pub group_id: String,
+    /// How long the index may stay behind the log before `/ready` says not ready.
+    pub freshness_target: Duration,
+    /// Event counters.
+    pub counters: Counters,
+    /// Freshness percentiles.
+    pub freshness: Freshness,
+    slo: Option<Slo>,
+    connected: AtomicBool,
+    kafka_error: Mutex<Option<String>>,
+    pipeline_error: Mutex<Option<String>>,
+    pipeline_running: AtomicBool,
+    partitions: Mutex<BTreeMap<TopicPartition, PartitionPosition>>,
+    index: Mutex<IndexStatus>,
+    /// Last time every known partition was fully searchable.
+    caught_up_at: Mutex<Instant>,
+}
+
+impl Status {
+    /// The status of a pipeline on `brokers` that has not started yet.
+    pub fn new(
+        brokers: String,
+        embedded: bool,
+        group_id: String,
+        freshness_target: Duration,
+    ) -> Status {
+        Status {
+            brokers,
+            embedded,
+            group_id,
+            freshness_target,
+            counters: Counters::default(),
+            freshness: Freshness::default(),
+            slo: None,
+            connected: AtomicBool::new(false),
+            kafka_error: Mutex::new(None),
+            pipeline_error: Mutex::new(None),
+            pipeline_running: AtomicBool::new(false),
+            partitions: Mutex::new(BTreeMap::new()),
+            index: Mutex::new(IndexStatus::default()),
+            caught_up_at: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Sets the freshness objective `/ready` checks.
+    pub fn with_slo(mut self, slo: Slo) -> Status {
+        self.slo = Some(slo);
+        self
+    }
+
+    /// Where the freshness SLO stands (`None` without one).
+    pub fn slo_state(&self) -> Option<SloState> {
+        self.slo
+            .as_ref()
+            .map(|slo| slo.evaluate(&self.freshness, Instant::now()))
+    }
+
+    /// Records whether the cluster answers; returns true when this changed the state.
+    pub fn set_connected(&self, connected: bool, error: Option<String>) -> bool {
+        *lock(&self.kafka_error) = error;
+        self.connected.swap(connected, Ordering::Relaxed) != connected
+    }
+
+    /// Whether the cluster answered last time it was asked.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Why the cluster did not answer, if it did not.
+    pub fn kafka_error(&self) -> Option<String> {
+        lock(&self.kafka_error).clone()
+    }
+
+    /// Records whether the ingestion pipeline runs (running clears its last error).
+    pub fn set_pipeline_running(&self, running: bool) {
+        self.pipeline_running.store(running, Ordering::Relaxed);
+        if running {
+            *lock(&self.pipeline_error) = None;
+        }
+    }
+
+    /// Records that the pipeline failed and is restarting.
+    pub fn set_pipeline_error(&self, error: String) {
+        self.pipeline_running.store(false, Ordering::Relaxed);
+        *lock(&self.pipeline_error) = Some(error);
+    }
+
+    /// Registers a partition the source consumes, starting at `next_offset`.
+    pub fn add_partition(&self, topic: &str, partition: i32, next_offset: i64) {
+        lock(&self.partitions)
+            .entry(TopicPartition::new(topic, partition))
+            .or_insert(PartitionPosition {
+                committed: next_offset,
+                processed: next_offset,
+                high_watermark: -1,
+                low_watermark: -1,
+            });
+    }
+
+    /// Watermarks as last seen by the consumer.
+    pub fn set_watermarks(&self, topic: &str, partition: i32, low: i64, high: i64) {
+        if let Some(p) = lock(&self.partitions).get_mut(&TopicPartition::new(topic, partition)) {
+            if high >= 0 {
+                p.high_watermark = high;
+            }
+            if low >= 0 {
+                p.low_watermark = low;
+            }
+        }
+        self.refresh_caught_up();
+    }
+
+    /// Offsets processed by the writer (not yet committed).
+    pub fn set_processed(&self, positions: &Positions) {
+        let mut parts = lock(&self.partitions);
+        for (key, next) in positions.iter() {
+            if let Some(p) = parts.get_mut(key) {
+                p.processed = next;
+                p.high_watermark = p.high_watermark.max(next);
+            }
+        }
+    }
+
+    /// Offsets made searchable by an index commit.
+    pub fn set_committed(&self, positions: &Positions) {
+        {
+            let mut parts = lock(&self.partitions);
+            for (key, next) in positions.iter() {
+                let p = parts.entry(key.clone()).or_insert(PartitionPosition {
+                    committed: next,
+                    processed: next,
+                    high_watermark: -1,
+                    low_watermark: -1,
+                });
+                p.committed = next;
+                p.processed = p.processed.max(next);
+                // Consumed offsets prove the high watermark is at least there.
+                p.high_watermark = p.high_watermark.max(next);
+            }
+        }
+        self.refresh_caught_up();
+    }
+
+    /// Where every known partition stands.
+    pub fn positions(&self) -> BTreeMap<TopicPartition, PartitionPosition> {
+        lock(&self.partitions).clone()
+    }
+
+    /// The next offset the writer has processed, of every known partition.
+    pub fn processed_offsets(&self) -> Positions {
+        self.offsets_by(|p| p.processed)
+    }
+
+    /// The next offset of the last index commit, of every known partition.
+    pub fn committed_offsets(&self) -> Positions {
+        self.offsets_by(|p| p.committed)
+    }
+
+    fn offsets_by(&self, pick: impl Fn(&PartitionPosition) -> i64) -> Positions {
+        lock(&self.partitions)
+            .iter()
+            .map(|(k, p)| (k.clone(), pick(p)))
+            .collect()
+    }
+
+    /// Every known partition, for `GET /status`.
+    pub fn partitions(&self) -> Vec<PartitionStatus> {
+        lock(&self.partitions)
+            .iter()
+            .map(|(tp, p)| {
+                let known = |v: i64| (v >= 0).then_some(v);
+                PartitionStatus {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    next_offset: p.committed,
+                    processed_offset: p.processed,
+                    high_watermark: known(p.high_watermark),
+                    low_watermark: known(p.low_watermark),
+                    lag: known(p.high_watermark).map(|_| p.lag()),
+                }
+            })
+            .collect()
+    }
+
+    /// Messages not yet searchable, over all partitions with a known high watermark.
+    pub fn total_lag(&self) -> i64 {
+        lock(&self.partitions)
+            .values()
+            .filter(|p| p.high_watermark >= 0)
+            .map(PartitionPosition::lag)
+            .sum()
+    }
+
+    fn refresh_caught_up(&self) {
+        if self.total_lag() == 0 {
+            *lock(&self.caught_up_at) = Instant::now();
+        }
+    }
+
+    /// How long the index has been behind the log (zero when caught up).
+    pub fn behind_for(&self) -> Duration {
+        if self.total_lag() == 0 {
+            *lock(&self.caught_up_at) = Instant::now();
+            return Duration::ZERO;
+        }
+        lock(&self.caught_up_at).elapsed()
+    }
+
+    /// Changes the index side of the status.
+    pub fn update_index(&self, f: impl FnOnce(&mut IndexStatus)) {
+        f(&mut lock(&self.index));
+    }
+
+    /// The index side of the status.
+    pub fn index(&self) -> IndexStatus {
+        lock(&self.index).clone()
+    }
+
+    /// `Ok` when the indexer should receive traffic, else the reason.
+    pub fn readiness(&self) -> Result<(), NotReady> {
+        if let Some(error) = lock(&self.pipeline_error).clone() {
+            return Err(NotReady {
+                reason: "pipeline_failed",
+                message: format!("ingestion pipeline failed and is restarting: {error}"),
+            });
+        }
+        if !self.pipeline_running.load(Ordering::Relaxed) {
+            return Err(NotReady {
+                reason: "starting",
+                message: "ingestion pipeline is starting".to_owned(),
+            });
+        }
+        if !self.is_connected() {
+            let detail = self
+                .kafka_error()
+                .unwrap_or_else(|| "no answer yet".to_owned());
+            return Err(NotReady {
+                reason: "kafka_unreachable",
+                message: format!("kafka cluster {} is unreachable: {detail}", self.brokers),
+            });
+        }
+        let behind = self.behind_for();
+        if behind > self.freshness_target {
+            return Err(NotReady {
+                reason: "lagging",
+                message: format!(
+                    "index is {} messages behind the log and has been for {:.1}s (target {:.1}s)",
+                    self.total_lag(),
+                    behind.as_secs_f64(),
+                    self.freshness_target.as_secs_f64()
+                ),
+            });
+        }
+        if let Some(slo) = self.slo_state().filter(|s| s.breached) {
+            return Err(NotReady {
+                reason: "freshness_slo_breached",
+                message: format!(
+                    "degraded: freshness p99 is {} ms over the last {} s, objective {} ms",
+                    slo.p99_ms.unwrap_or(0),
+                    slo.window_s,
+                    slo.target_ms
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        let s = Status::new("b:1".into(), false, "g".into(), Duration::from_millis(0));
+        s.set_pipeline_running(true);
+        s.set_connected(true, None);
+        s
+    }
+
+    #[test]
+    fn lag_is_high_watermark_minus_committed() {
+        let s = status();
+        s.add_partition("t", 0, 5);
+        assert_eq!(
+            s.partitions()[0].lag,
+            None,
+            "unknown until a watermark is seen"
+        );
+        s.set_watermarks("t", 0, 0, 12);
+        assert_eq!(s.partitions()[0].lag, Some(7));
+        let mut pos = Positions::new();
+        pos.insert(("t".to_owned(), 0), 12);
+        s.set_committed(&pos);
+        assert_eq!(s.partitions()[0].lag, Some(0));
+        assert_eq!(s.total_lag(), 0);
+    }
+
+    #[test]
+    fn offsets_lost_to_retention_are_not_lag() {
+        let s = status();
+        s.add_partition("t", 0, 0);
+        s.set_watermarks("t", 0, 100, 100);
+        assert_eq!(s.partitions()[0].lag, Some(0));
+        s.set_watermarks("t", 0, 100, 130);
+        assert_eq!(s.total_lag(), 30);
+    }
+
+    #[test]
+    fn readiness_reports_each_reason() {
+        let s = status();
+        assert_eq!(s.readiness(), Ok(()));
+        s.add_partition("t", 0, 0);
+        s.set_watermarks("t", 0, 0, 3);
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(s.readiness().unwrap_err().reason, "lagging");
+        s.set_connected(false, Some("all brokers down".into()));
+        let err = s.readiness().unwrap_err();
+        assert_eq!(err.reason, "kafka_unreachable");
+        assert!(err.message.contains("all brokers down"));
+        s.set_pipeline_error("disk full".into());
+        assert_eq!(s.readiness().unwrap_err().reason, "pipeline_failed");
+    }
+}
