@@ -225,7 +225,7 @@ impl SearchArgs {
             let ok = origin == "*"
                 || ((origin.starts_with("http://") || origin.starts_with("https://"))
                     && !origin.ends_with('/')
-                    && axum::http::HeaderValue::from_str(origin).is_ok());
+                    && is_header_value(origin));
             if !ok {
                 return Err(format!(
                     "--cors-origin {origin:?} must be `*` or an origin like https://shop.example.com"
@@ -234,6 +234,12 @@ impl SearchArgs {
         }
         Ok(())
     }
+}
+
+/// Whether `s` may be an HTTP header value (what `http::HeaderValue::from_str` accepts:
+/// visible ASCII, spaces and tabs, and bytes above ASCII; no other control character).
+fn is_header_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 impl From<&SearchArgs> for query_api::SearchSettings {
