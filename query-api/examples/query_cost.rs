@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use query_api::search::search;
+use query_api::search;
 use query_api::{pairs, SearchParams};
 use query_api::{LiveIndex, Relevance};
 use schemas::IndexFields;

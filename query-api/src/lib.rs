@@ -5,7 +5,7 @@
 //! - `http/`: the axum side — routes, query-string parsing ([`SearchParams::parse`]), the
 //!   error table ([`ApiError`]), protections ([`harden`], [`HttpLimits`]) and HTTP metrics
 //!   ([`HttpMetrics`]). The only place that imports axum, tower or HTTP types.
-//! - [`search`]: what a search is — request types, text analysis, typo and prefix term
+//! - `search/`: what a search is — request types, text analysis, typo and prefix term
 //!   expansion, query building, execution, facets, highlights, suggestions. Tantivy and
 //!   `schemas` only.
 //! - `scorers/`: the two Tantivy scorers of our own (minimum-should-match over word groups,
@@ -18,7 +18,7 @@
 
 mod http;
 mod scorers;
-pub mod search;
+mod search;
 
 pub use http::{
     error_body, harden, not_found, pairs, panic_response, router, track, ApiError, ApiState,
@@ -27,6 +27,6 @@ pub use http::{
 };
 pub use schemas::{LiveIndex, SharedIndex};
 pub use search::{
-    search, search_with, suggest, Facet, Relevance, SearchError, SearchParams, SearchResponse,
-    Sort, SuggestParams, SuggestResponse,
+    search, search_with, suggest, Facet, FacetValue, Highlights, Hit, Relevance, SearchError,
+    SearchParams, SearchResponse, Sort, SuggestParams, SuggestResponse, Suggestion, SuggestionKind,
 };

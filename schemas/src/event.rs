@@ -3,7 +3,7 @@
 //! The topic decides the event type ([`EventKind`]); the JSON object's fields are the event.
 //! These types serialize to exactly the wire format (they are what the generator and the tests
 //! produce), and the JSON Schema files under `schemas/json/` are generated from them. Decoding
-//! goes through [`crate::decode`], which validates every field and names the one that is wrong.
+//! goes through [`crate::decode()`], which validates every field and names the one that is wrong.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

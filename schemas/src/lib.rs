@@ -1,19 +1,20 @@
 //! The contract shared by the indexer and the query API.
 //!
 //! A tour:
-//! - [`event`]: the four event kinds source teams publish (product, offer, price, inventory),
+//! - `event`: the four event kinds source teams publish (product, offer, price, inventory),
 //!   typed, serializing to exactly the wire format.
-//! - [`decode`]: raw Kafka payload to [`Event`], validating every field; an invalid message
+//! - `decode`: raw Kafka payload to [`Event`], validating every field; an invalid message
 //!   gives an [`InvalidEvent`] naming the field and the reason, and decoding never panics.
-//! - [`document`]: the merged [`ProductDocument`] served by `GET /products/{id}` and search hits.
+//! - `document`: the merged [`ProductDocument`] served by `GET /products/{id}` and search hits.
 //! - [`state`]: a product's merge state (every record with its version), its compact stored
 //!   form, and how it renders into the document.
 //! - [`index`]: the Tantivy schema and analyzers, defined once for writers and readers, and
 //!   the one decoder of the merge state stored in the index.
-//! - [`live`]: the live index handle (index, reader, fields), atomically swappable, shared by
+//! - `live`: the live index handle (index, reader, fields), atomically swappable, shared by
 //!   the indexer (writes, state lookups) and the query API (searches).
-//! - [`contract`]: the JSON Schema files under `schemas/json/`, generated from these types and
-//!   kept in sync by a test; example events live under `schemas/examples/`.
+//! - `contract` (test only): the JSON Schema files under `schemas/json/`, generated from these
+//!   types and kept in sync by a test (`UPDATE_SCHEMAS=1` rewrites them); example events live
+//!   under `schemas/examples/`.
 //!
 //! The merge rules that apply events to states live in the indexer (`indexer::merge`).
 //!
@@ -23,12 +24,13 @@
 
 #![warn(missing_docs)]
 
-pub mod contract;
-pub mod decode;
-pub mod document;
-pub mod event;
+#[cfg(test)]
+mod contract;
+mod decode;
+mod document;
+mod event;
 pub mod index;
-pub mod live;
+mod live;
 pub mod state;
 
 pub use decode::{decode, FieldProblem, InvalidEvent, JsonType, MAX_MESSAGE_BYTES};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::run::{run_with, RunError, Started};
-use crate::cli::{self, Command, DemoArgs};
+use crate::cli::{self, Command, DemoArgs, GenerateArgs};
 use crate::telemetry::{Freshness, Status};
 use crate::tools::publish::{self, Publication};
 
@@ -76,32 +76,7 @@ pub fn run(args: DemoArgs) -> Result<(), DemoError> {
 
 /// The demo's publisher: catalog, then changes, with a status line every 5 s.
 fn publish(args: DemoArgs, started: Started) {
-    let generate = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "indexer",
-            "generate",
-            "--brokers",
-            &started.brokers,
-            "--products",
-            &args.products.to_string(),
-            "--seed",
-            &args.seed.to_string(),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        if let Some(csv) = &args.catalog_csv {
-            v.push("--catalog-csv".to_owned());
-            v.push(csv.display().to_string());
-        }
-        v.extend(extra.iter().map(|s| (*s).to_owned()));
-        v
-    };
-    let pick = |c| match c {
-        Command::Generate(g) => Some(g),
-        _ => None,
-    };
-    let catalog = match parse(generate(&["--rate", "100000"]), pick) {
+    let catalog = match generate_args(&args, &started, &["--rate", "100000"]) {
         Ok(g) => g,
         Err(e) => {
             tracing::error!(error = %e, "demo catalog not published");
@@ -116,6 +91,65 @@ fn publish(args: DemoArgs, started: Started) {
     while !started.shutdown.load(Ordering::Relaxed) && started.status.total_lag() > 0 {
         std::thread::sleep(Duration::from_millis(200));
     }
+    print_where_to_look(&started, &args.admin_token);
+    let status = started.status.clone();
+    let stop = started.shutdown.clone();
+    std::thread::spawn(move || status_lines(status, stop));
+    if args.rate == 0 {
+        return;
+    }
+    let rate = args.rate.to_string();
+    let invalid = args.invalid_ratio.to_string();
+    let changes = [
+        "--stream",
+        "--no-catalog",
+        "--rate",
+        &rate,
+        "--invalid-ratio",
+        &invalid,
+    ];
+    match generate_args(&args, &started, &changes) {
+        Ok(stream) => {
+            if let Err(e) = publish::run(&Publication::from(&stream), started.shutdown.clone()) {
+                tracing::error!(error = %e, "demo stream stopped");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "demo stream not started"),
+    }
+}
+
+/// The `indexer generate` flags of the demo's catalog, plus `extra`, parsed like the
+/// command line (so they are validated the same way).
+fn generate_args(
+    args: &DemoArgs,
+    started: &Started,
+    extra: &[&str],
+) -> Result<GenerateArgs, DemoError> {
+    let mut v: Vec<String> = [
+        "indexer",
+        "generate",
+        "--brokers",
+        &started.brokers,
+        "--products",
+        &args.products.to_string(),
+        "--seed",
+        &args.seed.to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if let Some(csv) = &args.catalog_csv {
+        v.push("--catalog-csv".to_owned());
+        v.push(csv.display().to_string());
+    }
+    v.extend(extra.iter().map(|s| (*s).to_owned()));
+    parse(v, |c| match c {
+        Command::Generate(g) => Some(g),
+        _ => None,
+    })
+}
+
+fn print_where_to_look(started: &Started, admin_token: &str) {
     let url = &started.url;
     println!();
     println!("  Search the catalog:   {url}/");
@@ -127,37 +161,8 @@ fn publish(args: DemoArgs, started: Started) {
         "  Your own price event: echo '{{\"offer_id\":\"sku-0000001-o0\",\"product_id\":\"sku-0000001\",\"version\":99999999999999999,\"ts\":0,\"price_cents\":999,\"currency\":\"USD\"}}' | kcat -b {} -t catalog.prices -k sku-0000001 -P",
         started.brokers
     );
-    println!(
-        "  Reindex:              indexer reindex --url {url} --token {} --wait",
-        args.admin_token
-    );
+    println!("  Reindex:              indexer reindex --url {url} --token {admin_token} --wait");
     println!();
-    let status = started.status.clone();
-    let stop = started.shutdown.clone();
-    std::thread::spawn(move || status_lines(status, stop));
-    if args.rate == 0 {
-        return;
-    }
-    let rate = args.rate.to_string();
-    let invalid = args.invalid_ratio.to_string();
-    match parse(
-        generate(&[
-            "--stream",
-            "--no-catalog",
-            "--rate",
-            &rate,
-            "--invalid-ratio",
-            &invalid,
-        ]),
-        pick,
-    ) {
-        Ok(stream) => {
-            if let Err(e) = publish::run(&Publication::from(&stream), started.shutdown.clone()) {
-                tracing::error!(error = %e, "demo stream stopped");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "demo stream not started"),
-    }
 }
 
 fn status_lines(status: Arc<Status>, stop: Arc<std::sync::atomic::AtomicBool>) {

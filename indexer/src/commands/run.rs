@@ -80,6 +80,13 @@ pub struct Started {
 /// Work to run on its own thread once the service listens.
 pub type StartHook = Box<dyn FnOnce(Started) + Send>;
 
+/// The settings of a reindex's rebuild: the live pipeline's, with the replay throttle.
+fn rebuild_settings(live: &PipelineSettings, max_rate: Option<u64>) -> PipelineSettings {
+    let mut settings = live.clone();
+    settings.indexing.max_rate = max_rate;
+    settings
+}
+
 /// The embedded broker when no cluster is given, and the bootstrap servers either way.
 fn connect(
     kafka: &KafkaArgs,
@@ -105,6 +112,32 @@ struct Service {
     shutdown: Arc<AtomicBool>,
 }
 
+/// The status `/status` and `/ready` read, with the freshness objective, showing the live
+/// index.
+fn new_status(
+    config: &RunConfig,
+    brokers: &str,
+    embedded: bool,
+    index: &SharedIndex,
+) -> Arc<Status> {
+    let args = &config.args;
+    let status = Status::new(
+        brokers.to_owned(),
+        embedded,
+        args.group_id.clone(),
+        args.freshness_target,
+    )
+    .with_slo(Slo::new(args.freshness_slo, args.freshness_slo_window));
+    let live = index.current();
+    let path = live.path.as_ref().map(|p| p.display().to_string());
+    let generation = live.generation;
+    status.update_index(|s| {
+        s.path = path.unwrap_or_default();
+        s.generation = generation;
+    });
+    Arc::new(status)
+}
+
 impl Service {
     fn build(config: &RunConfig, brokers: &str, embedded: bool) -> Result<Service, RunError> {
         let args = &config.args;
@@ -117,25 +150,8 @@ impl Service {
         let metrics = Metrics::new(&mut registry);
         metrics.preset(topics.events.values());
         let http_metrics = HttpMetrics::new(&mut registry);
-        let status = Arc::new(
-            Status::new(
-                brokers.to_owned(),
-                embedded,
-                args.group_id.clone(),
-                args.freshness_target,
-            )
-            .with_slo(Slo::new(args.freshness_slo, args.freshness_slo_window)),
-        );
+        let status = new_status(config, brokers, embedded, &index);
         let canary_metrics = CanaryMetrics::new(&mut registry);
-        {
-            let live = index.current();
-            let path = live.path.as_ref().map(|p| p.display().to_string());
-            let generation = live.generation;
-            status.update_index(|s| {
-                s.path = path.unwrap_or_default();
-                s.generation = generation;
-            });
-        }
         let shutdown = Arc::new(AtomicBool::new(false));
         let pipeline = Pipeline {
             settings: pipeline_settings(
@@ -150,10 +166,8 @@ impl Service {
             shutdown: shutdown.clone(),
             control: Arc::new(Control::default()),
         };
-        let mut rebuild_settings = pipeline.settings.clone();
-        rebuild_settings.indexing.max_rate = args.reindex_max_rate;
         let reindexer = Arc::new(Reindexer::new(ReindexerParts {
-            settings: rebuild_settings,
+            settings: rebuild_settings(&pipeline.settings, args.reindex_max_rate),
             store,
             index: index.clone(),
             live_status: status.clone(),
@@ -162,7 +176,6 @@ impl Service {
             metrics: ReindexMetrics::new(&mut registry),
         }));
         let api = ApiState::new(index, (&args.search).into());
-        let history = Arc::new(History::default());
         let canary_status = Arc::new(CanaryStatus::default());
         let canary = args.canary_interval.map(|interval| Canary {
             interval,
@@ -176,6 +189,7 @@ impl Service {
             status: canary_status.clone(),
             shutdown: shutdown.clone(),
         });
+        let history = Arc::new(History::default());
         let state = AppState {
             status,
             registry: Arc::new(registry),

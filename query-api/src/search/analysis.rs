@@ -27,7 +27,7 @@ pub struct Word {
     pub optional: bool,
     /// Other stems the word also matches exactly (unit spellings: "inch" also matches "in").
     pub alternatives: Vec<String>,
-    /// For a prefix word, the index terms it completes to (see [`super::expand_prefixes`]).
+    /// For a prefix word, the index terms it completes to (see [`expand_prefixes`](super::expansion::expand_prefixes)).
     pub completions: Vec<Term>,
 }
 

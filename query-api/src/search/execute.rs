@@ -211,16 +211,8 @@ pub fn search_with(
     include_canaries: bool,
 ) -> Result<SearchResponse, SearchError> {
     let started = Instant::now();
-    let relax_below = relevance.relax_below.max(1);
     let searcher = index.reader.searcher();
-    let mut words: Vec<Word> = analyze(&p.q);
-    drop_typos_of_known_words(
-        &mut words,
-        &index.fields,
-        &searcher,
-        relevance.typo_threshold,
-    )?;
-    expand_prefixes(&mut words, &index.fields, &searcher)?;
+    let words = query_words(index, &searcher, relevance, &p.q)?;
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,
@@ -233,38 +225,8 @@ pub fn search_with(
         p.sort
     };
     let all = required_words(&words);
-    let mut required = all;
-    let phrase = builder.phrase_query(&words);
-    let phrase = phrase.as_deref();
-    let mut page = collect_page(
-        &searcher,
-        &builder.query(p, &words, required),
-        phrase,
-        p,
-        sort,
-    )?;
-    if page.total < relax_below {
-        for step in relaxation_steps(all) {
-            let relaxed =
-                collect_page(&searcher, &builder.query(p, &words, step), phrase, p, sort)?;
-            required = step;
-            page = relaxed;
-            if page.total >= relax_below {
-                break;
-            }
-        }
-    }
-    let mut hits = Vec::with_capacity(page.top.len());
-    for (score, addr) in page.top {
-        if let Some(product) = index.document(&searcher, addr)? {
-            let title = highlight(&product.title, &words);
-            hits.push(Hit {
-                score,
-                product,
-                highlights: Highlights { title },
-            });
-        }
-    }
+    let (page, required) = collect_relaxing(&searcher, &builder, &words, p, sort)?;
+    let hits = render_hits(index, &searcher, page.top, &words)?;
     let facets = page
         .facets
         .into_iter()
@@ -281,4 +243,79 @@ pub fn search_with(
         matched_words: required,
         words: words.len(),
     })
+}
+
+/// The words of `q`, with typo corrections only where the catalog does not know them and
+/// the completions of the word being typed.
+fn query_words(
+    index: &LiveIndex,
+    searcher: &Searcher,
+    relevance: Relevance,
+    q: &str,
+) -> Result<Vec<Word>, SearchError> {
+    let mut words: Vec<Word> = analyze(q);
+    drop_typos_of_known_words(
+        &mut words,
+        &index.fields,
+        searcher,
+        relevance.typo_threshold,
+    )?;
+    expand_prefixes(&mut words, &index.fields, searcher)?;
+    Ok(words)
+}
+
+/// The page with every word required, or, while fewer than `relax_below` products match,
+/// with fewer words required (all but one, then fewer). Returns the page and how many words
+/// its products match.
+fn collect_relaxing(
+    searcher: &Searcher,
+    builder: &QueryBuilder<'_>,
+    words: &[Word],
+    p: &SearchParams,
+    sort: Sort,
+) -> Result<(Page, usize), SearchError> {
+    let relax_below = builder.relevance.relax_below.max(1);
+    let all = required_words(words);
+    let mut required = all;
+    let phrase = builder.phrase_query(words);
+    let phrase = phrase.as_deref();
+    let mut page = collect_page(
+        searcher,
+        &builder.query(p, words, required),
+        phrase,
+        p,
+        sort,
+    )?;
+    if page.total < relax_below {
+        for step in relaxation_steps(all) {
+            let relaxed = collect_page(searcher, &builder.query(p, words, step), phrase, p, sort)?;
+            required = step;
+            page = relaxed;
+            if page.total >= relax_below {
+                break;
+            }
+        }
+    }
+    Ok((page, required))
+}
+
+/// The documents of the page's hits, with their highlights.
+fn render_hits(
+    index: &LiveIndex,
+    searcher: &Searcher,
+    top: Vec<(Score, DocAddress)>,
+    words: &[Word],
+) -> Result<Vec<Hit>, SearchError> {
+    let mut hits = Vec::with_capacity(top.len());
+    for (score, addr) in top {
+        if let Some(product) = index.document(searcher, addr)? {
+            let title = highlight(&product.title, words);
+            hits.push(Hit {
+                score,
+                product,
+                highlights: Highlights { title },
+            });
+        }
+    }
+    Ok(hits)
 }

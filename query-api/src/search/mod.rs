@@ -10,11 +10,11 @@
 //!   (`prefix_terms`, also used by suggestions).
 //! - `query`: words and filters to a Tantivy query (`QueryBuilder`, [`Relevance`]; the
 //!   relevance rules are in its docs).
-//! - `execute`: [`search`] — top documents, total and facets in one pass, relaxation, the
+//! - `execute`: [`search()`] — top documents, total and facets in one pass, relaxation, the
 //!   phrase re-scoring window, highlights.
 //! - `facets`: exact facet counts by term ordinal (`FacetCollector`).
 //! - `highlight`: `<em>` around exact, stemmed, fuzzy and prefix matches.
-//! - `suggest`: [`suggest`] — brands, then titles, for every keystroke.
+//! - `suggest`: [`suggest()`] — brands, then titles, for every keystroke.
 //! - `error`: [`SearchError`].
 
 mod analysis;

@@ -16,7 +16,8 @@
 //!   typo thresholds). "drill" then does not also find grills, and frequent words skip the
 //!   costliest part of a query (enumerating a term dictionary through an automaton);
 //! - for the last word (the one being typed), a prefix match on title, brand and category:
-//!   the most frequent terms it completes to ([`expand_prefixes`](super::expand_prefixes)), scoring a small constant.
+//!   the most frequent terms it completes to
+//!   ([`expand_prefixes`](super::expansion::expand_prefixes)), scoring a small constant.
 //!
 //! All word groups must match (AND), except stop words ("with", "for"), which only add to the
 //! score. When that finds nothing (or fewer than `relax_below` products), the search is run

@@ -257,7 +257,7 @@ proptest! {
             .append_pair("facets", "brand,category,price")
             .finish();
         let params = SearchParams::parse(&pairs(Some(&raw))).unwrap();
-        let response = query_api::search::search(index, Relevance::default(), &params);
+        let response = query_api::search(index, Relevance::default(), &params);
         prop_assert!(response.is_ok(), "{:?}", response.err());
         let suggest = query_api::SuggestParams::parse(&pairs(Some(&form_urlencoded::Serializer::new(String::new()).append_pair("q", &q.chars().take(100).collect::<String>()).finish())));
         if let Ok(p) = suggest {

@@ -661,8 +661,7 @@ async fn canaries_are_found_only_by_the_canary_checker() {
         ..Default::default()
     };
     let with =
-        query_api::search::search_with(&index, query_api::Relevance::default(), &params, true)
-            .unwrap();
+        query_api::search_with(&index, query_api::Relevance::default(), &params, true).unwrap();
     assert_eq!(with.total, 1, "{:?}", with.hits);
     assert_eq!(
         with.hits
@@ -671,7 +670,6 @@ async fn canaries_are_found_only_by_the_canary_checker() {
             .collect::<Vec<_>>(),
         ["__canary__1"]
     );
-    let without =
-        query_api::search::search(&index, query_api::Relevance::default(), &params).unwrap();
+    let without = query_api::search(&index, query_api::Relevance::default(), &params).unwrap();
     assert_eq!(without.total, 0);
 }

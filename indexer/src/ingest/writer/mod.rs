@@ -6,7 +6,7 @@
 //!   sent to Tantivy while the writer waited for the next batch.
 //! - `lookup`: where the committed state of a product comes from (an LRU cache, then the
 //!   index).
-//! - `commit`: one commit, step by step ([`CommitTrigger`](crate::models::CommitTrigger)
+//! - `commit`: one commit, step by step ([`crate::models::CommitTrigger`]
 //!   says why it happens).
 //!
 //! The writer's fixed handles ([`WriterHandles`]: the index, its writer, the status, the
