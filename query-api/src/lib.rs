@@ -22,7 +22,7 @@ mod search;
 
 pub use http::{
     error_body, harden, not_found, pairs, panic_response, router, track, ApiError, ApiState,
-    HttpLimits, HttpMetrics, RequestLabels, RouteLabels, SearchSettings, MAX_ATTR_FILTERS,
+    HttpLimits, HttpMetrics, Missing, RequestLabels, RouteLabels, SearchSettings, MAX_ATTR_FILTERS,
     MAX_FACETS, MAX_FILTER_VALUES, MAX_Q_CHARS, MAX_RESULT_WINDOW, MAX_VALUE_BYTES,
 };
 pub use schemas::{LiveIndex, SharedIndex};

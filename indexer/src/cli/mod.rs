@@ -304,6 +304,18 @@ mod tests {
     }
 
     #[test]
+    fn the_log_format_is_one_of_two_values() {
+        assert_eq!(run(&["run"]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            run(&["run", "--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let msg = error(&["run", "--log-format", "xml"]);
+        assert!(msg.contains("--log-format"), "{msg}");
+        assert!(msg.contains("text") && msg.contains("json"), "{msg}");
+    }
+
+    #[test]
     fn config_file_is_layered_under_flags() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(

@@ -21,7 +21,7 @@ pub enum ApiError {
     UnknownParameter(String),
     /// No such product or endpoint.
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Missing),
     /// The admin token is missing or wrong.
     #[error("missing or wrong admin token: send Authorization: Bearer <token>")]
     Unauthorized,
@@ -57,6 +57,17 @@ pub enum ApiError {
     /// An unexpected failure; the cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
+}
+
+/// What a 404 did not find.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// No visible product has this id.
+    #[error("no product {0:?}")]
+    Product(String),
+    /// No route has this path.
+    #[error("no such endpoint")]
+    Endpoint,
 }
 
 impl ApiError {
@@ -155,7 +166,7 @@ mod tests {
         let all = [
             ApiError::InvalidParameter(String::new()),
             ApiError::UnknownParameter(String::new()),
-            ApiError::NotFound(String::new()),
+            ApiError::NotFound(Missing::Endpoint),
             ApiError::Unauthorized,
             ApiError::Conflict(String::new()),
             ApiError::PayloadTooLarge { limit: 0 },

@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 
 use crate::search::Relevance;
 
-pub use error::{error_body, panic_response, ApiError};
+pub use error::{error_body, panic_response, ApiError, Missing};
 pub use limits::{cors, harden, HttpLimits};
 pub use metrics::{track, HttpMetrics, RequestLabels, RouteLabels};
 pub use params::{

@@ -3,7 +3,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 
-use super::error::ApiError;
+use super::error::{ApiError, Missing};
 use super::params::pairs;
 use super::ApiState;
 use crate::search::{SearchParams, SearchResponse, SuggestParams, SuggestResponse};
@@ -22,7 +22,7 @@ pub async fn get_product(
     let id = product_id.clone();
     match state.run_blocking(move || Ok(index.product(&id)?)).await? {
         Some(doc) => Ok(Json(doc)),
-        None => Err(ApiError::NotFound(format!("no product {product_id:?}"))),
+        None => Err(ApiError::NotFound(Missing::Product(product_id))),
     }
 }
 
@@ -56,5 +56,5 @@ pub async fn suggest(
 
 /// Any other path.
 pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint".to_owned())
+    ApiError::NotFound(Missing::Endpoint)
 }
