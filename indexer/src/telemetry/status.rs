@@ -280,11 +280,6 @@ impl Status {
         self.refresh_caught_up();
     }
 
-    /// Where every known partition stands.
-    pub fn positions(&self) -> BTreeMap<TopicPartition, PartitionPosition> {
-        lock(&self.partitions).clone()
-    }
-
     /// The next offset the writer has processed, of every known partition.
     pub fn processed_offsets(&self) -> Positions {
         self.offsets_by(|p| p.processed)
