@@ -3,6 +3,7 @@
 use clap::Args;
 
 use super::parsers::{parse_brokers, parse_property, parse_topic};
+use crate::ingest::dead_letters::DlqFailure;
 use crate::ingest::KafkaSettings;
 use crate::models::{PerKind, Topics};
 
@@ -64,6 +65,7 @@ impl KafkaArgs {
             group_id: group_id.to_owned(),
             properties: self.kafka_properties.clone(),
             topics: Topics::from(self),
+            dlq_failure: DlqFailure::default(),
         }
     }
 

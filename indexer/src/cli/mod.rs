@@ -316,6 +316,21 @@ mod tests {
     }
 
     #[test]
+    fn the_dead_letter_failure_policy_is_skip_or_halt() {
+        use crate::ingest::dead_letters::DlqFailure;
+        assert_eq!(run(&["run"]).unwrap().dlq_failure, DlqFailure::Skip);
+        assert_eq!(
+            run(&["run", "--dlq-failure", "halt"]).unwrap().dlq_failure,
+            DlqFailure::Halt
+        );
+        let msg = error(&["run", "--dlq-failure", "stop"]);
+        assert!(
+            msg.contains("--dlq-failure") && msg.contains("skip or halt"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn config_file_is_layered_under_flags() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(

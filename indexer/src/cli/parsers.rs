@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::ingest::dead_letters::DlqFailure;
+
 pub(super) fn parse_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     let rest = s
@@ -95,4 +97,9 @@ pub(super) fn parse_property(s: &str) -> Result<(String, String), String> {
 /// Parses `500ms`, `2s`, `1m30s`, ...
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m)"))
+}
+
+/// Parses `--dlq-failure` (`skip` or `halt`).
+pub(super) fn parse_dlq_failure(s: &str) -> Result<DlqFailure, String> {
+    s.parse()
 }

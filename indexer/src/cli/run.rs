@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::kafka::KafkaArgs;
-use super::parsers::{parse_boost, parse_duration, parse_nonempty, parse_ratio};
+use super::parsers::{parse_boost, parse_dlq_failure, parse_duration, parse_nonempty, parse_ratio};
+use crate::ingest::dead_letters::DlqFailure;
 use crate::ingest::segment_policy::UpdateHeavyMergePolicy;
 use crate::ingest::writer::WriterConfig;
 use crate::ingest::IndexingSettings;
@@ -78,6 +79,13 @@ pub struct RunArgs {
     /// without it.
     #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_nonempty, hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// A dead letter that cannot be delivered even cut down to the producer's
+    /// `message.max.bytes`: `skip` it (logged at ERROR, counted in
+    /// `indexer_dlq_failures_total`; the events after it are committed) or `halt` ingestion
+    /// there (nothing past it is committed until the cause is fixed).
+    #[arg(long, env = "INDEXER_DLQ_FAILURE", default_value = "skip", value_parser = parse_dlq_failure)]
+    pub dlq_failure: DlqFailure,
 
     /// Log format: `text` or `json`.
     #[arg(long, env = "INDEXER_LOG_FORMAT", default_value = "text", value_enum)]

@@ -153,13 +153,15 @@ impl Service {
         let status = new_status(config, brokers, embedded, &index);
         let canary_metrics = CanaryMetrics::new(&mut registry);
         let shutdown = Arc::new(AtomicBool::new(false));
+        let mut settings = pipeline_settings(
+            &args.indexing,
+            &args.kafka,
+            brokers.to_owned(),
+            &args.group_id,
+        );
+        settings.kafka.dlq_failure = args.dlq_failure;
         let pipeline = Pipeline {
-            settings: pipeline_settings(
-                &args.indexing,
-                &args.kafka,
-                brokers.to_owned(),
-                &args.group_id,
-            ),
+            settings,
             index: index.clone(),
             status: status.clone(),
             metrics: metrics.clone(),

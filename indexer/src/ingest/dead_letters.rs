@@ -11,8 +11,25 @@
 //! Delivery is confirmed before the offsets of the rejected events are committed (see the
 //! protocol in [`crate::ingest`]): an invalid event is never lost, but may be dead-lettered
 //! twice after a crash.
+//!
+//! # A dead letter must never hold the catalog hostage
+//!
+//! A letter is built to fit: every header value is cut to 1 KiB and every header name to
+//! 256 bytes (with a `…` marker), original headers beyond 16 KiB in all are dropped (counted
+//! in `dlq.headers.dropped`), a key over 1 KiB is cut (`dlq.key.truncated`), and the payload
+//! is cut to what fits under the producer's `message.max.bytes` (`--kafka-property
+//! message.max.bytes=…`, 1,000,000 by default) with `dlq.payload.truncated`. A letter that
+//! still cannot be delivered — its bounded headers alone are over the limit, or the broker
+//! refuses it as too large or invalid once its payload is gone — is a permanent failure:
+//! with `--dlq-failure skip` (the default) it is logged at ERROR with its source topic,
+//! partition and offset, counted (`indexer_dlq_failures_total{reason}`, `/status`
+//! `events.dlq_failed`) and skipped, so the events after it are committed; with
+//! `--dlq-failure halt` the commit fails, nothing past the letter is committed, and the
+//! pipeline restarts from the last commit with the reason in `/ready` and `/status`.
+//! Other delivery errors (broker unreachable, queue full) are retried with backoff.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -24,19 +41,75 @@ use rdkafka::types::RDKafkaErrorCode;
 use schemas::EventKind;
 
 use crate::models::InvalidRecord;
+use crate::telemetry::DlqFailureReason;
 
 /// Payloads larger than this are truncated for the dead-letter topic (brokers reject messages
 /// over `message.max.bytes`, 1 MB by default).
 const MAX_DLQ_PAYLOAD: usize = 900 * 1024;
 /// What is kept of a truncated payload.
 const TRUNCATED_PAYLOAD: usize = 64 * 1024;
+/// Longest header value of a dead letter, before the `…` marker.
+const MAX_HEADER_VALUE: usize = 1024;
+/// Longest header name of a dead letter, before the `…` marker.
+const MAX_HEADER_NAME: usize = 256;
+/// Original headers kept, in bytes (names and values): the rest are dropped.
+const MAX_ORIGINAL_HEADERS: usize = 16 * 1024;
+/// Longest key of a dead letter, before the `…` marker.
+const MAX_KEY: usize = 1024;
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+/// Room kept under the limit for the record's framing (lengths, varints, timestamps).
+const FRAMING_BYTES: usize = 512;
+/// The same, per header.
+const FRAMING_PER_HEADER: usize = 10;
+/// The marker of a cut value.
+const CUT_MARKER: &str = "…";
 
+/// What to do with a dead letter that cannot be delivered even cut down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DlqFailure {
+    /// Log it at ERROR, count it, and commit past it (the catalog keeps flowing).
+    #[default]
+    Skip,
+    /// Fail the commit: ingestion stops at the letter and restarts from the last commit.
+    Halt,
+}
+
+impl FromStr for DlqFailure {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<DlqFailure, String> {
+        match s.trim() {
+            "skip" => Ok(DlqFailure::Skip),
+            "halt" => Ok(DlqFailure::Halt),
+            other => Err(format!("expected skip or halt, got {other:?}")),
+        }
+    }
+}
+
+/// Why dead-letter delivery stopped the pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
+    /// librdkafka refused the producer.
     #[error("cannot create the dead-letter producer: {0}")]
     Create(KafkaError),
+    /// The process is stopping while letters are unconfirmed.
     #[error("dead-letter delivery interrupted by shutdown with {0} events unconfirmed")]
     Interrupted(usize),
+    /// A letter cannot be delivered and the policy is `halt`.
+    #[error("the dead letter of {topic} partition {partition} offset {offset} cannot be delivered to the dead-letter topic ({reason}: {detail}); ingestion halts there (--dlq-failure halt)")]
+    Undeliverable {
+        /// The source topic.
+        topic: String,
+        /// The source partition.
+        partition: i32,
+        /// The source offset.
+        offset: i64,
+        /// The failure's kind.
+        reason: DlqFailureReason,
+        /// The producer's or broker's error.
+        detail: String,
+    },
 }
 
 /// One message for the dead-letter topic.
@@ -44,12 +117,41 @@ pub enum DlqError {
 pub struct DeadLetter {
     /// The topic the rejected event came from.
     pub source_topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// The key (cut to 1 KiB).
     pub key: Option<Vec<u8>>,
+    /// The payload (cut to fit).
     pub payload: Option<Vec<u8>>,
+    /// The original headers, then the `dlq.*` ones, every name and value bounded.
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
+/// `bytes`, cut to at most `max` bytes plus the marker (at a character boundary when it is
+/// text).
+fn bounded(bytes: &[u8], max: usize) -> Vec<u8> {
+    if bytes.len() <= max {
+        return bytes.to_vec();
+    }
+    let mut end = max;
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+    let mut out = bytes[..end].to_vec();
+    out.extend_from_slice(CUT_MARKER.as_bytes());
+    out
+}
+
+fn bounded_name(name: &str) -> String {
+    String::from_utf8_lossy(&bounded(name.as_bytes(), MAX_HEADER_NAME)).into_owned()
+}
+
 impl DeadLetter {
+    /// The dead letter of the invalid record at `topic`/`partition`/`offset`.
     pub fn new(
         topic: &str,
         partition: i32,
@@ -58,12 +160,27 @@ impl DeadLetter {
         kind: EventKind,
         record: &InvalidRecord,
     ) -> DeadLetter {
-        let mut headers: Vec<(String, Vec<u8>)> = record
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
-            .collect();
-        let mut add = |k: &str, v: String| headers.push((k.to_owned(), v.into_bytes()));
+        let mut headers = Vec::with_capacity(record.headers.len() + 10);
+        let mut kept = 0;
+        let mut dropped = 0usize;
+        for (k, v) in &record.headers {
+            let header = (
+                bounded_name(k),
+                bounded(v.as_deref().unwrap_or_default(), MAX_HEADER_VALUE),
+            );
+            kept += header.0.len() + header.1.len();
+            if kept > MAX_ORIGINAL_HEADERS {
+                dropped += 1;
+            } else {
+                headers.push(header);
+            }
+        }
+        let mut add = |k: &str, v: String| {
+            headers.push((k.to_owned(), bounded(v.as_bytes(), MAX_HEADER_VALUE)));
+        };
+        if dropped > 0 {
+            add("dlq.headers.dropped", dropped.to_string());
+        }
         add("dlq.topic", topic.to_owned());
         add("dlq.partition", partition.to_string());
         add("dlq.offset", offset.to_string());
@@ -76,9 +193,14 @@ impl DeadLetter {
             add("dlq.error.field", field.to_owned());
         }
         add("dlq.error.message", record.error.to_string());
+        if record.key.as_ref().is_some_and(|k| k.len() > MAX_KEY) {
+            add("dlq.key.truncated", "true".to_owned());
+        }
         let mut letter = DeadLetter {
             source_topic: topic.to_owned(),
-            key: record.key.clone(),
+            partition,
+            offset,
+            key: record.key.as_deref().map(|k| bounded(k, MAX_KEY)),
             payload: record.payload.clone(),
             headers,
         };
@@ -87,28 +209,74 @@ impl DeadLetter {
             .as_ref()
             .is_some_and(|p| p.len() > MAX_DLQ_PAYLOAD)
         {
-            letter.truncate();
+            letter.truncate_payload(TRUNCATED_PAYLOAD);
         }
         letter
     }
 
-    fn truncate(&mut self) {
+    /// Cuts the payload to its first `keep` bytes, marked (the original size is recorded
+    /// once, at the first cut).
+    fn truncate_payload(&mut self, keep: usize) {
         let Some(payload) = &mut self.payload else {
             return;
         };
-        if self
+        if payload.len() <= keep {
+            return;
+        }
+        let size = payload.len();
+        payload.truncate(keep);
+        if !self
             .headers
             .iter()
             .any(|(k, _)| k == "dlq.payload.truncated")
         {
-            return;
+            self.headers
+                .push(("dlq.payload.truncated".to_owned(), b"true".to_vec()));
+            self.headers
+                .push(("dlq.payload.size".to_owned(), size.to_string().into_bytes()));
         }
-        let size = payload.len();
-        payload.truncate(TRUNCATED_PAYLOAD);
-        self.headers
-            .push(("dlq.payload.truncated".to_owned(), b"true".to_vec()));
-        self.headers
-            .push(("dlq.payload.size".to_owned(), size.to_string().into_bytes()));
+    }
+
+    /// Bytes the letter takes against `message.max.bytes`, framing included (a bound from
+    /// above of librdkafka's own estimate).
+    fn wire_size(&self) -> usize {
+        FRAMING_BYTES
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self.payload.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + FRAMING_PER_HEADER)
+                .sum::<usize>()
+    }
+
+    /// Cuts the payload so that the letter fits `limit` bytes; `false` when it cannot fit
+    /// even without a payload.
+    fn fit(&mut self, limit: usize) -> bool {
+        let size = self.wire_size();
+        if size <= limit {
+            return true;
+        }
+        let payload = self.payload.as_ref().map_or(0, Vec::len);
+        // The marker headers the cut adds take room too.
+        let marks = 2 * FRAMING_PER_HEADER + "dlq.payload.truncated".len() + 4 + 32;
+        let others = size - payload + marks;
+        if others > limit {
+            return false;
+        }
+        self.truncate_payload(limit - others);
+        self.wire_size() <= limit
+    }
+
+    /// After the broker refused the letter as too large: a smaller payload, if there is one
+    /// to cut (first to 64 KiB, then to nothing).
+    fn shrink(&mut self) -> bool {
+        match self.payload.as_ref().map(Vec::len) {
+            Some(n) if n > TRUNCATED_PAYLOAD => self.truncate_payload(TRUNCATED_PAYLOAD),
+            Some(n) if n > 0 => self.truncate_payload(0),
+            _ => return false,
+        }
+        true
     }
 
     #[cfg(test)]
@@ -121,18 +289,63 @@ impl DeadLetter {
     }
 }
 
+/// Where a letter's delivery stands.
+enum Delivery {
+    /// Queued in the producer; the future says how it went.
+    Queued(DeliveryFuture),
+    /// Not queued yet (a transient refusal: queue full); to be retried.
+    NotQueued,
+    /// Refused for good as it is (too large, invalid).
+    Refused(KafkaError),
+}
+
+/// Whether an error is about the letter itself (it will fail the same way again), and
+/// how.
+fn permanent(e: &KafkaError) -> Option<DlqFailureReason> {
+    match e.rdkafka_error_code()? {
+        RDKafkaErrorCode::MessageSizeTooLarge
+        | RDKafkaErrorCode::MessageBatchTooLarge
+        | RDKafkaErrorCode::InvalidMessageSize => Some(DlqFailureReason::too_large),
+        RDKafkaErrorCode::InvalidRecord => Some(DlqFailureReason::rejected),
+        _ => None,
+    }
+}
+
+/// A letter given up on (`--dlq-failure skip`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedLetter {
+    /// The topic its event came from.
+    pub source_topic: String,
+    /// Why it could not be delivered.
+    pub reason: DlqFailureReason,
+}
+
+/// What [`DeadLetters::confirm`] settled.
+#[derive(Debug, Default)]
+pub struct Confirmed {
+    /// Letters acknowledged by the broker, per source topic.
+    pub delivered: BTreeMap<String, u64>,
+    /// Letters given up on.
+    pub failed: Vec<FailedLetter>,
+}
+
 /// The dead-letter producer and the letters not yet confirmed.
 pub struct DeadLetters {
     producer: FutureProducer,
     topic: String,
-    pending: Vec<(DeadLetter, Option<DeliveryFuture>)>,
+    max_message_bytes: usize,
+    failure: DlqFailure,
+    pending: Vec<(DeadLetter, Delivery)>,
 }
 
 impl DeadLetters {
+    /// A producer of `topic` on `brokers`; `extra` are the librdkafka properties of every
+    /// client (its `message.max.bytes` is the size letters are cut to).
     pub fn new(
         brokers: &str,
         topic: &str,
         extra: &[(String, String)],
+        failure: DlqFailure,
     ) -> Result<DeadLetters, DlqError> {
         let mut config = ClientConfig::new();
         config
@@ -144,20 +357,34 @@ impl DeadLetters {
         for (k, v) in extra {
             config.set(k, v);
         }
+        let max_message_bytes = extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "message.max.bytes")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
         Ok(DeadLetters {
             producer: config.create().map_err(DlqError::Create)?,
             topic: topic.to_owned(),
+            max_message_bytes,
+            failure,
             pending: Vec::new(),
         })
     }
 
-    /// Queues a letter; delivery is confirmed by [`DeadLetters::confirm`].
-    pub fn send(&mut self, letter: DeadLetter) {
-        let delivery = self.enqueue(&letter);
+    /// Queues a letter, cut to fit; delivery is confirmed by [`DeadLetters::confirm`].
+    pub fn send(&mut self, mut letter: DeadLetter) {
+        let delivery = if letter.fit(self.max_message_bytes) {
+            self.enqueue(&letter)
+        } else {
+            Delivery::Refused(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageSizeTooLarge,
+            ))
+        };
         self.pending.push((letter, delivery));
     }
 
-    fn enqueue(&self, letter: &DeadLetter) -> Option<DeliveryFuture> {
+    fn enqueue(&self, letter: &DeadLetter) -> Delivery {
         let mut headers = OwnedHeaders::new_with_capacity(letter.headers.len());
         for (k, v) in &letter.headers {
             headers = headers.insert(Header {
@@ -174,60 +401,81 @@ impl DeadLetters {
             record = record.payload(payload);
         }
         match self.producer.send_result(record) {
-            Ok(delivery) => Some(delivery),
+            Ok(delivery) => Delivery::Queued(delivery),
+            Err((e, _)) if permanent(&e).is_some() => Delivery::Refused(e),
             Err((e, _)) => {
                 tracing::debug!(error = %e, "dead letter not queued yet; will retry");
-                None
+                Delivery::NotQueued
             }
         }
     }
 
+    /// Letters sent and not settled yet.
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
 
-    /// Waits until every queued letter is acknowledged by the broker, resending failures
-    /// with backoff. Returns how many were confirmed per source topic; fails only when
-    /// `shutdown` is raised before all are confirmed (their offsets must then not be
-    /// committed).
-    pub fn confirm(&mut self, shutdown: &AtomicBool) -> Result<BTreeMap<String, u64>, DlqError> {
-        let mut confirmed = BTreeMap::new();
+    /// Waits until every queued letter is acknowledged by the broker or given up on,
+    /// resending transient failures with backoff. Fails when `shutdown` is raised before all
+    /// are settled, or when a letter cannot be delivered under `--dlq-failure halt` (their
+    /// offsets must then not be committed).
+    pub fn confirm(&mut self, shutdown: &AtomicBool) -> Result<Confirmed, DlqError> {
+        let mut confirmed = Confirmed::default();
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0u32;
         while !self.pending.is_empty() {
-            let mut failed = Vec::new();
+            let mut retry = Vec::new();
+            let mut retry_now = Vec::new();
             for (mut letter, delivery) in std::mem::take(&mut self.pending) {
-                let outcome = match delivery {
-                    Some(d) => futures::executor::block_on(d).ok(),
-                    None => None,
-                };
-                match outcome {
-                    Some(Ok(_)) => *confirmed.entry(letter.source_topic).or_insert(0) += 1,
-                    Some(Err((e, _))) => {
-                        if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) {
-                            letter.truncate();
+                let error = match delivery {
+                    Delivery::Queued(d) => match futures::executor::block_on(d) {
+                        Ok(Ok(_)) => {
+                            *confirmed.delivered.entry(letter.source_topic).or_insert(0) += 1;
+                            continue;
                         }
-                        if attempt.is_multiple_of(10) {
-                            tracing::warn!(error = %e, topic = %self.topic, attempt, "dead-letter delivery failed; retrying");
+                        Ok(Err((e, _))) => e,
+                        Err(_) => {
+                            retry.push(letter);
+                            continue;
                         }
-                        failed.push(letter);
+                    },
+                    Delivery::NotQueued => {
+                        retry.push(letter);
+                        continue;
                     }
-                    None => failed.push(letter),
+                    Delivery::Refused(e) => e,
+                };
+                match permanent(&error) {
+                    Some(DlqFailureReason::too_large) if letter.shrink() => retry_now.push(letter),
+                    Some(reason) => confirmed.failed.push(self.give_up(letter, reason, &error)?),
+                    None => {
+                        if attempt.is_multiple_of(10) {
+                            tracing::warn!(error = %error, topic = %self.topic, attempt, "dead-letter delivery failed; retrying");
+                        }
+                        retry.push(letter);
+                    }
                 }
             }
-            if failed.is_empty() {
+            if retry.is_empty() && retry_now.is_empty() {
                 break;
             }
-            if shutdown.load(Ordering::Relaxed) {
-                let n = failed.len();
-                self.pending = failed.into_iter().map(|l| (l, None)).collect();
+            if !retry.is_empty() && shutdown.load(Ordering::Relaxed) {
+                let n = retry.len() + retry_now.len();
+                self.pending = retry
+                    .into_iter()
+                    .chain(retry_now)
+                    .map(|l| (l, Delivery::NotQueued))
+                    .collect();
                 return Err(DlqError::Interrupted(n));
             }
-            attempt += 1;
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-            self.pending = failed
+            if !retry.is_empty() {
+                attempt += 1;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            self.pending = retry
                 .into_iter()
+                .chain(retry_now)
                 .map(|l| {
                     let d = self.enqueue(&l);
                     (l, d)
@@ -235,6 +483,39 @@ impl DeadLetters {
                 .collect();
         }
         Ok(confirmed)
+    }
+
+    /// A letter that cannot be delivered: skipped loudly, or the end of the commit.
+    fn give_up(
+        &self,
+        letter: DeadLetter,
+        reason: DlqFailureReason,
+        error: &KafkaError,
+    ) -> Result<FailedLetter, DlqError> {
+        if self.failure == DlqFailure::Halt {
+            return Err(DlqError::Undeliverable {
+                topic: letter.source_topic,
+                partition: letter.partition,
+                offset: letter.offset,
+                reason,
+                detail: error.to_string(),
+            });
+        }
+        tracing::error!(
+            source_topic = %letter.source_topic,
+            partition = letter.partition,
+            offset = letter.offset,
+            reason = reason.as_str(),
+            error = %error,
+            dlq_topic = %self.topic,
+            size = letter.wire_size(),
+            limit = self.max_message_bytes,
+            "dead letter cannot be delivered; skipped (--dlq-failure skip): the invalid event is not on the dead-letter topic"
+        );
+        Ok(FailedLetter {
+            source_topic: letter.source_topic,
+            reason,
+        })
     }
 }
 
@@ -300,5 +581,109 @@ mod tests {
         assert_eq!(letter.header("dlq.payload.truncated"), Some("true"));
         assert_eq!(letter.header("dlq.payload.size"), Some("2097152"));
         assert_eq!(letter.header("dlq.error.code"), Some("too_large"));
+    }
+
+    fn field_error(len: usize) -> InvalidEvent {
+        InvalidEvent::Field {
+            field: format!("attributes.{}", "k".repeat(len)),
+            problem: schemas::FieldProblem::TooLong { len, max: 256 },
+        }
+    }
+
+    #[test]
+    fn header_names_values_and_keys_are_bounded_with_a_marker() {
+        let mut r = record(b"{}".to_vec(), field_error(400_000));
+        r.key = Some(vec![b'x'; 2000]);
+        r.headers = vec![("n".repeat(400), Some(vec![b'v'; 5000]))];
+        let letter = DeadLetter::new("t", 0, 7, None, EventKind::Product, &r);
+        for (k, v) in &letter.headers {
+            assert!(k.len() <= MAX_HEADER_NAME + CUT_MARKER.len(), "{k}");
+            assert!(
+                v.len() <= MAX_HEADER_VALUE + CUT_MARKER.len(),
+                "{k}: {}",
+                v.len()
+            );
+        }
+        let field = letter.header("dlq.error.field").unwrap();
+        assert!(field.starts_with("attributes.kkk") && field.ends_with(CUT_MARKER));
+        assert!(letter
+            .header("dlq.error.message")
+            .unwrap()
+            .ends_with(CUT_MARKER));
+        assert_eq!(
+            letter.key.as_ref().map(Vec::len),
+            Some(MAX_KEY + CUT_MARKER.len())
+        );
+        assert_eq!(letter.header("dlq.key.truncated"), Some("true"));
+        assert_eq!(letter.header("dlq.offset"), Some("7"));
+        assert!(letter.wire_size() < 10_000, "{}", letter.wire_size());
+    }
+
+    #[test]
+    fn text_is_cut_at_a_character_boundary() {
+        let cut = bounded("é".repeat(600).as_bytes(), MAX_HEADER_VALUE);
+        let text = String::from_utf8(cut).expect("still UTF-8");
+        assert_eq!(text, format!("{}…", "é".repeat(512)));
+    }
+
+    #[test]
+    fn original_headers_beyond_16_kib_are_dropped_and_counted() {
+        let mut r = record(b"{}".to_vec(), field_error(300));
+        r.headers = (0..40)
+            .map(|i| (format!("h{i:02}"), Some(vec![b'v'; 1000])))
+            .collect();
+        let letter = DeadLetter::new("t", 0, 0, None, EventKind::Product, &r);
+        let kept = letter
+            .headers
+            .iter()
+            .filter(|(k, _)| k.starts_with('h'))
+            .count();
+        assert_eq!(kept, 16, "1003 bytes each, 16 KiB in all");
+        assert_eq!(letter.header("dlq.headers.dropped"), Some("24"));
+    }
+
+    #[test]
+    fn a_letter_is_cut_to_fit_the_limit_or_refused_when_its_headers_alone_are_over() {
+        let r = record(vec![b'x'; 50_000], field_error(300));
+        let mut letter = DeadLetter::new("t", 0, 0, None, EventKind::Product, &r);
+        assert!(letter.fit(1_000_000), "fits as it is");
+        assert_eq!(letter.payload.as_ref().map(Vec::len), Some(50_000));
+        assert!(letter.fit(20_000));
+        assert!(letter.wire_size() <= 20_000, "{}", letter.wire_size());
+        assert!(letter.payload.as_ref().map_or(0, Vec::len) > 15_000);
+        assert_eq!(letter.header("dlq.payload.truncated"), Some("true"));
+        assert_eq!(letter.header("dlq.payload.size"), Some("50000"));
+        let r = record(vec![b'x'; 10], field_error(5_000));
+        let mut letter = DeadLetter::new("t", 0, 0, None, EventKind::Product, &r);
+        assert!(
+            !letter.fit(1_000),
+            "the bounded headers alone are over 1000 bytes"
+        );
+    }
+
+    #[test]
+    fn a_letter_refused_as_too_large_shrinks_to_64_kib_then_to_nothing_then_gives_up() {
+        let r = record(vec![b'x'; 500_000], field_error(300));
+        let mut letter = DeadLetter::new("t", 0, 0, None, EventKind::Product, &r);
+        assert!(letter.shrink());
+        assert_eq!(
+            letter.payload.as_ref().map(Vec::len),
+            Some(TRUNCATED_PAYLOAD)
+        );
+        assert!(letter.shrink());
+        assert_eq!(letter.payload.as_ref().map(Vec::len), Some(0));
+        assert!(!letter.shrink());
+        assert_eq!(letter.header("dlq.payload.size"), Some("500000"));
+    }
+
+    #[test]
+    fn the_failure_policy_is_skip_or_halt() {
+        assert_eq!("skip".parse::<DlqFailure>(), Ok(DlqFailure::Skip));
+        assert_eq!("halt".parse::<DlqFailure>(), Ok(DlqFailure::Halt));
+        assert!("stop"
+            .parse::<DlqFailure>()
+            .unwrap_err()
+            .contains("skip or halt"));
+        assert_eq!(DlqFailure::default(), DlqFailure::Skip);
     }
 }

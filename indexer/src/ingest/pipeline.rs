@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use schemas::{LiveIndex, SharedIndex};
 
-use super::dead_letters::{DeadLetters, DlqError};
+use super::dead_letters::{DeadLetters, DlqError, DlqFailure};
 use super::segment_policy::UpdateHeavyMergePolicy;
 use super::source::{consumer_config, KafkaSource};
 use super::writer::{Writer, WriterConfig, WriterError, WriterHandles};
@@ -62,6 +62,8 @@ pub struct KafkaSettings {
     pub properties: Vec<(String, String)>,
     /// The topics.
     pub topics: Topics,
+    /// What to do with a dead letter that cannot be delivered.
+    pub dlq_failure: DlqFailure,
 }
 
 /// How the pipeline writes the index.
@@ -227,6 +229,7 @@ impl Incarnation<'_> {
                 &s.kafka.brokers,
                 &s.kafka.topics.dlq,
                 &s.kafka.properties,
+                s.kafka.dlq_failure,
             )?)
         } else {
             None

@@ -75,6 +75,39 @@ pub enum ReindexOutcome {
     failed,
 }
 
+/// Why a dead letter could not be delivered.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum DlqFailureReason {
+    /// Over the producer's or the broker's message size limit even cut down.
+    too_large,
+    /// Refused by the broker as an invalid record.
+    rejected,
+}
+
+impl DlqFailureReason {
+    /// The reason's label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DlqFailureReason::too_large => "too_large",
+            DlqFailureReason::rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for DlqFailureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Labels of `indexer_dlq_failures_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DlqFailureLabels {
+    /// Why the letter could not be delivered.
+    pub reason: DlqFailureReason,
+}
+
 /// Labels of `indexer_reindexes_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -125,6 +158,8 @@ pub struct Metrics {
     pub kafka_connected: Gauge,
     /// `indexer_ready`.
     pub ready: Gauge,
+    /// `indexer_dlq_failures_total{reason}`.
+    pub dlq_failures: Family<DlqFailureLabels, Counter>,
 }
 
 impl Metrics {
@@ -148,6 +183,7 @@ impl Metrics {
             pipeline_restarts: Counter::default(),
             kafka_connected: Gauge::default(),
             ready: Gauge::default(),
+            dlq_failures: Family::default(),
         };
         registry.register(
             "indexer_events",
@@ -214,6 +250,11 @@ impl Metrics {
             "1 when /ready answers 200, 0 otherwise",
             m.ready.clone(),
         );
+        registry.register(
+            "indexer_dlq_failures",
+            "Invalid events whose dead letter could not be delivered even cut down, skipped (--dlq-failure skip), by reason",
+            m.dlq_failures.clone(),
+        );
         m
     }
 
@@ -230,6 +271,11 @@ impl Metrics {
         }
         for trigger in CommitTrigger::ALL {
             let _ = self.commits.get_or_create(&TriggerLabels { trigger });
+        }
+        for reason in [DlqFailureReason::too_large, DlqFailureReason::rejected] {
+            let _ = self
+                .dlq_failures
+                .get_or_create(&DlqFailureLabels { reason });
         }
     }
 

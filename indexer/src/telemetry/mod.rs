@@ -12,7 +12,8 @@ mod status;
 
 pub use freshness::{Freshness, WindowReport};
 pub use metrics::{
-    render, CanaryMetrics, EventCounters, Metrics, ReindexMetrics, ReindexOutcome, TriggerLabels,
+    render, CanaryMetrics, DlqFailureLabels, DlqFailureReason, EventCounters, Metrics,
+    ReindexMetrics, ReindexOutcome, TriggerLabels,
 };
 pub use slo::{Slo, SloState};
 pub use status::{CounterSnapshot, IndexStatus, NotReady, PartitionStatus, Status};

@@ -89,6 +89,8 @@ pub struct Counters {
     pub invalid: AtomicU64,
     /// Invalid messages confirmed on the dead-letter topic.
     pub dlq: AtomicU64,
+    /// Invalid messages whose dead letter could not be delivered, skipped.
+    pub dlq_failed: AtomicU64,
 }
 
 /// [`Counters`] at one moment.
@@ -104,6 +106,8 @@ pub struct CounterSnapshot {
     pub invalid: u64,
     /// Invalid messages dead-lettered.
     pub dlq: u64,
+    /// Invalid messages whose dead letter could not be delivered, skipped.
+    pub dlq_failed: u64,
 }
 
 impl Counters {
@@ -115,6 +119,7 @@ impl Counters {
             stale: self.stale.load(Ordering::Relaxed),
             invalid: self.invalid.load(Ordering::Relaxed),
             dlq: self.dlq.load(Ordering::Relaxed),
+            dlq_failed: self.dlq_failed.load(Ordering::Relaxed),
         }
     }
 }

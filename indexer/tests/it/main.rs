@@ -5,6 +5,7 @@
 mod browser;
 mod common;
 mod demo;
+mod faults;
 mod ingestion;
 mod monitoring;
 mod reindex;

@@ -3,13 +3,13 @@
 //! reader reloaded, then the bookkeeping (cache, freshness, consumer-group mirror, status,
 //! metrics).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Writer, WriterError};
+use crate::ingest::dead_letters::Confirmed;
 use crate::models::{CommitPayload, CommitTrigger};
-use crate::telemetry::TriggerLabels;
+use crate::telemetry::{DlqFailureLabels, TriggerLabels};
 use crate::util::now_ms;
 
 /// Operations per batch handed to Tantivy's indexing threads.
@@ -40,7 +40,7 @@ impl Writer {
         let docs = self.pending.len();
         self.send_pending()?;
         let built = started.elapsed();
-        let dead_letters_by_topic = self.confirm_dead_letters()?;
+        let dead_letters = self.confirm_dead_letters()?;
         let committed_at = self.commit_index()?;
         let tantivy_done = started.elapsed();
         self.handles.live.reader.reload()?;
@@ -52,17 +52,11 @@ impl Writer {
         };
         self.close_interval(started, searchable_ms);
         self.report_index_status(Some((committed_at, timings.elapsed)))?;
-        self.record_commit(
-            trigger,
-            docs,
-            committed_at,
-            &timings,
-            &dead_letters_by_topic,
-        );
+        self.record_commit(trigger, docs, committed_at, &timings, &dead_letters);
         Ok(CommitReport {
             trigger,
             docs,
-            dead_letters: dead_letters_by_topic.values().sum::<u64>() as usize,
+            dead_letters: dead_letters.delivered.values().sum::<u64>() as usize,
         })
     }
 
@@ -78,13 +72,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits until the dead-letter topic has every dead letter of the interval; returns how
-    /// many per source topic. On failure nothing of the interval may be committed past an
-    /// unconfirmed dead letter: it is all dropped, and consumed again on restart.
-    fn confirm_dead_letters(&mut self) -> Result<BTreeMap<String, u64>, WriterError> {
+    /// Waits until the dead-letter topic has every dead letter of the interval (or each
+    /// undeliverable one was given up on, see `dead_letters`). On failure nothing of the
+    /// interval may be committed past an unconfirmed dead letter: it is all dropped, and
+    /// consumed again on restart.
+    fn confirm_dead_letters(&mut self) -> Result<Confirmed, WriterError> {
         let confirmed = match &mut self.handles.dead_letters {
             Some(dlq) => dlq.confirm(&self.handles.shutdown),
-            None => Ok(BTreeMap::new()),
+            None => Ok(Confirmed::default()),
         };
         match confirmed {
             Ok(n) => Ok(n),
@@ -126,14 +121,26 @@ impl Writer {
         docs: usize,
         committed_at: u64,
         timings: &Timings,
-        dead_letters_by_topic: &BTreeMap<String, u64>,
+        dead_letters: &Confirmed,
     ) {
         let m = &self.handles.metrics;
         m.commits.get_or_create(&TriggerLabels { trigger }).inc();
         m.commit_duration.observe(timings.elapsed.as_secs_f64());
         m.docs_per_commit.observe(docs as f64);
         m.last_commit_timestamp.set(committed_at as f64 / 1000.0);
-        for (topic, n) in dead_letters_by_topic {
+        for failed in &dead_letters.failed {
+            self.handles
+                .status
+                .counters
+                .dlq_failed
+                .fetch_add(1, Ordering::Relaxed);
+            m.dlq_failures
+                .get_or_create(&DlqFailureLabels {
+                    reason: failed.reason,
+                })
+                .inc();
+        }
+        for (topic, n) in &dead_letters.delivered {
             self.handles
                 .status
                 .counters
@@ -146,7 +153,8 @@ impl Writer {
         tracing::debug!(
             trigger = trigger.as_str(),
             docs,
-            dead_letters = dead_letters_by_topic.values().sum::<u64>(),
+            dead_letters = dead_letters.delivered.values().sum::<u64>(),
+            dead_letters_failed = dead_letters.failed.len(),
             build_ms = timings.built.as_millis() as u64,
             tantivy_commit_ms = (timings.tantivy_done - timings.built).as_millis() as u64,
             duration_ms = timings.elapsed.as_millis() as u64,
