@@ -13,8 +13,8 @@ use super::AppState;
 use crate::ops::{CanaryReport, HistoryResponse};
 use crate::reindex::ReindexState;
 use crate::telemetry::{
-    render, CounterSnapshot, Freshness, IndexStatus, NotReady, PartitionStatus, SloState, Status,
-    WindowReport,
+    render, CounterSnapshot, DlqHealth, Freshness, IndexStatus, NotReady, PartitionStatus,
+    SloState, Status, WindowReport,
 };
 
 /// `GET /status`. Fields are in alphabetical order, as the JSON object always was.
@@ -22,6 +22,8 @@ use crate::telemetry::{
 pub struct StatusReport {
     /// The freshness canary.
     pub canary: CanaryReport,
+    /// Dead letters waiting for the dead-letter topic, and why.
+    pub dead_letters: DlqHealth,
     /// Event counters since the process started.
     pub events: CounterSnapshot,
     /// Freshness percentiles over the last minute and 15 minutes.
@@ -89,6 +91,7 @@ impl StatusReport {
         let now = Instant::now();
         StatusReport {
             canary: state.canary.report(state.canary_interval),
+            dead_letters: s.dead_letters(),
             events: s.counters.snapshot(),
             freshness: FreshnessReport {
                 pipeline: Freshness::report(&s.freshness.pipeline, now),

@@ -8,9 +8,15 @@
 //! `dlq.payload.size` when a payload too large for the dead-letter topic was cut to its
 //! first 64 KiB.
 //!
-//! Delivery is confirmed before the offsets of the rejected events are committed (see the
-//! protocol in [`crate::ingest`]): an invalid event is never lost, but may be dead-lettered
-//! twice after a crash.
+//! Delivery is at-least-once and never blocks the catalog (see the protocol in
+//! [`crate::ingest`]): a commit waits briefly for the letters of its interval, and commits
+//! every partition only up to its first letter not confirmed yet. Valid events keep being
+//! indexed and committed while the dead-letter topic is missing, forbidden or unreachable
+//! (letters wait in memory, retried with backoff; `indexer_dlq_pending` and `/status`
+//! `dead_letters` show them and why); after a crash the events from that offset on are
+//! re-read (merging by version makes the re-read harmless) and dead-lettered then. A
+//! producer that failed fatally (fenced, out-of-order sequence) is recreated and its letters
+//! resent. An invalid event may be dead-lettered twice, never lost.
 //!
 //! # A dead letter must never hold the catalog hostage
 //!
@@ -30,18 +36,21 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
 use schemas::EventKind;
 
-use crate::models::InvalidRecord;
-use crate::telemetry::DlqFailureReason;
+use crate::models::{InvalidRecord, Positions, TopicPartition};
+use crate::telemetry::{DlqFailureReason, DlqHealth, DlqTrouble};
+use crate::util::now_ms;
 
 /// Payloads larger than this are truncated for the dead-letter topic (brokers reject messages
 /// over `message.max.bytes`, 1 MB by default).
@@ -93,9 +102,6 @@ pub enum DlqError {
     /// librdkafka refused the producer.
     #[error("cannot create the dead-letter producer: {0}")]
     Create(KafkaError),
-    /// The process is stopping while letters are unconfirmed.
-    #[error("dead-letter delivery interrupted by shutdown with {0} events unconfirmed")]
-    Interrupted(usize),
     /// A letter cannot be delivered and the policy is `halt`.
     #[error("the dead letter of {topic} partition {partition} offset {offset} cannot be delivered to the dead-letter topic ({reason}: {detail}); ingestion halts there (--dlq-failure halt)")]
     Undeliverable {
@@ -293,10 +299,17 @@ impl DeadLetter {
 enum Delivery {
     /// Queued in the producer; the future says how it went.
     Queued(DeliveryFuture),
-    /// Not queued yet (a transient refusal: queue full); to be retried.
-    NotQueued,
+    /// To be queued (again) once this time has come: a transient failure, or the queue
+    /// was full.
+    Retry(Instant),
     /// Refused for good as it is (too large, invalid).
     Refused(KafkaError),
+}
+
+/// A letter not settled yet.
+struct Outstanding {
+    letter: DeadLetter,
+    delivery: Delivery,
 }
 
 /// Whether an error is about the letter itself (it will fail the same way again), and
@@ -320,7 +333,7 @@ pub struct FailedLetter {
     pub reason: DlqFailureReason,
 }
 
-/// What [`DeadLetters::confirm`] settled.
+/// What [`DeadLetters::settle`] settled.
 #[derive(Debug, Default)]
 pub struct Confirmed {
     /// Letters acknowledged by the broker, per source topic.
@@ -329,14 +342,64 @@ pub struct Confirmed {
     pub failed: Vec<FailedLetter>,
 }
 
+impl Confirmed {
+    /// Letters settled, delivered or given up on.
+    pub fn len(&self) -> usize {
+        self.delivered.values().sum::<u64>() as usize + self.failed.len()
+    }
+
+    /// Whether nothing was settled.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds what `other` settled.
+    pub fn absorb(&mut self, other: Confirmed) {
+        for (topic, n) in other.delivered {
+            *self.delivered.entry(topic).or_insert(0) += n;
+        }
+        self.failed.extend(other.failed);
+    }
+}
+
+fn trouble_message(code: Option<RDKafkaErrorCode>) -> &'static str {
+    match code {
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+            "the dead-letter topic does not exist; create it (letters wait, valid events flow)"
+        }
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::SaslAuthenticationFailed,
+        ) => "the indexer may not write the dead-letter topic; grant it (letters wait, valid events flow)",
+        Some(RDKafkaErrorCode::Fatal) => {
+            "the dead-letter producer failed fatally and was recreated"
+        }
+        _ => "dead-letter delivery is failing and retried with backoff (letters wait, valid events flow)",
+    }
+}
+
 /// The dead-letter producer and the letters not yet confirmed.
 pub struct DeadLetters {
+    config: ClientConfig,
     producer: FutureProducer,
     topic: String,
     max_message_bytes: usize,
     failure: DlqFailure,
-    pending: Vec<(DeadLetter, Delivery)>,
+    pending: Vec<Outstanding>,
+    /// The wait before the next retry of a transient failure (doubles, reset by a delivery).
+    backoff: Duration,
+    /// Failures in a row, to keep the log quiet.
+    failures: u64,
+    /// Letters were still unacknowledged when the last settle gave up waiting.
+    stalled: bool,
+    health: DlqHealth,
 }
+
+/// First wait before a retry.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait before a retry.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl DeadLetters {
     /// A producer of `topic` on `brokers`; `extra` are the librdkafka properties of every
@@ -365,14 +428,19 @@ impl DeadLetters {
             .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
         Ok(DeadLetters {
             producer: config.create().map_err(DlqError::Create)?,
+            config,
             topic: topic.to_owned(),
             max_message_bytes,
             failure,
             pending: Vec::new(),
+            backoff: FIRST_BACKOFF,
+            failures: 0,
+            stalled: false,
+            health: DlqHealth::default(),
         })
     }
 
-    /// Queues a letter, cut to fit; delivery is confirmed by [`DeadLetters::confirm`].
+    /// Queues a letter, cut to fit; delivery is settled by [`DeadLetters::settle`].
     pub fn send(&mut self, mut letter: DeadLetter) {
         let delivery = if letter.fit(self.max_message_bytes) {
             self.enqueue(&letter)
@@ -381,7 +449,8 @@ impl DeadLetters {
                 RDKafkaErrorCode::MessageSizeTooLarge,
             ))
         };
-        self.pending.push((letter, delivery));
+        self.pending.push(Outstanding { letter, delivery });
+        self.health.pending = self.pending.len() as u64;
     }
 
     fn enqueue(&self, letter: &DeadLetter) -> Delivery {
@@ -405,7 +474,7 @@ impl DeadLetters {
             Err((e, _)) if permanent(&e).is_some() => Delivery::Refused(e),
             Err((e, _)) => {
                 tracing::debug!(error = %e, "dead letter not queued yet; will retry");
-                Delivery::NotQueued
+                Delivery::Retry(Instant::now() + FIRST_BACKOFF)
             }
         }
     }
@@ -415,86 +484,237 @@ impl DeadLetters {
         self.pending.len()
     }
 
-    /// Waits until every queued letter is acknowledged by the broker or given up on,
-    /// resending transient failures with backoff. Fails when `shutdown` is raised before all
-    /// are settled, or when a letter cannot be delivered under `--dlq-failure halt` (their
-    /// offsets must then not be committed).
-    pub fn confirm(&mut self, shutdown: &AtomicBool) -> Result<Confirmed, DlqError> {
-        let mut confirmed = Confirmed::default();
-        let mut backoff = Duration::from_millis(100);
-        let mut attempt = 0u32;
-        while !self.pending.is_empty() {
-            let mut retry = Vec::new();
-            let mut retry_now = Vec::new();
-            for (mut letter, delivery) in std::mem::take(&mut self.pending) {
-                let error = match delivery {
-                    Delivery::Queued(d) => match futures::executor::block_on(d) {
-                        Ok(Ok(_)) => {
-                            *confirmed.delivered.entry(letter.source_topic).or_insert(0) += 1;
-                            continue;
-                        }
-                        Ok(Err((e, _))) => e,
-                        Err(_) => {
-                            retry.push(letter);
-                            continue;
-                        }
-                    },
-                    Delivery::NotQueued => {
-                        retry.push(letter);
-                        continue;
-                    }
-                    Delivery::Refused(e) => e,
-                };
-                match permanent(&error) {
-                    Some(DlqFailureReason::too_large) if letter.shrink() => retry_now.push(letter),
-                    Some(reason) => confirmed.failed.push(self.give_up(letter, reason, &error)?),
-                    None => {
-                        if attempt.is_multiple_of(10) {
-                            tracing::warn!(error = %error, topic = %self.topic, attempt, "dead-letter delivery failed; retrying");
-                        }
-                        retry.push(letter);
-                    }
-                }
-            }
-            if retry.is_empty() && retry_now.is_empty() {
-                break;
-            }
-            if !retry.is_empty() && shutdown.load(Ordering::Relaxed) {
-                let n = retry.len() + retry_now.len();
-                self.pending = retry
-                    .into_iter()
-                    .chain(retry_now)
-                    .map(|l| (l, Delivery::NotQueued))
-                    .collect();
-                return Err(DlqError::Interrupted(n));
-            }
-            if !retry.is_empty() {
-                attempt += 1;
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            self.pending = retry
-                .into_iter()
-                .chain(retry_now)
-                .map(|l| {
-                    let d = self.enqueue(&l);
-                    (l, d)
-                })
-                .collect();
-        }
-        Ok(confirmed)
+    /// Whether deliveries are failing or slow (then a commit does not wait for them).
+    pub fn degraded(&self) -> bool {
+        self.stalled || self.health.error.is_some()
     }
 
-    /// A letter that cannot be delivered: skipped loudly, or the end of the commit.
+    /// Where delivery stands, for `/status` and `/metrics`.
+    pub fn health(&self) -> DlqHealth {
+        self.health.clone()
+    }
+
+    /// The offset of the first unsettled letter of every source partition that has one:
+    /// no commit may pass it (the event is re-read after a crash, and dead-lettered then).
+    pub fn floors(&self) -> Positions {
+        let mut floors = Positions::new();
+        for o in &self.pending {
+            let tp = TopicPartition::new(o.letter.source_topic.as_str(), o.letter.partition);
+            let offset = floors
+                .get(&tp)
+                .map_or(o.letter.offset, |f| f.min(o.letter.offset));
+            floors.insert(tp, offset);
+        }
+        floors
+    }
+
+    /// Settles what it can within `wait`: acknowledged letters are confirmed, letters
+    /// refused as too large are cut and resent, undeliverable ones are given up on (or fail
+    /// under `--dlq-failure halt`), transient failures are retried with backoff, and a
+    /// producer that failed fatally is recreated. Never waits longer than `wait` (zero:
+    /// only collects what is already settled). Letters not settled stay pending for the
+    /// next call.
+    pub fn settle(&mut self, wait: Duration) -> Result<Confirmed, DlqError> {
+        let deadline = Instant::now() + wait;
+        let mut confirmed = Confirmed::default();
+        if self.producer.client().fatal_error().is_some() {
+            self.recreate()?;
+        }
+        loop {
+            self.requeue_due();
+            let in_flight = self
+                .pending
+                .iter()
+                .any(|o| matches!(o.delivery, Delivery::Queued(_)));
+            if in_flight {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Returns as soon as the queue is empty (every letter acknowledged or
+                // failed); a timeout only means some are still in flight.
+                let _ = self.producer.flush(Timeout::After(left));
+            }
+            let resend = self.collect(&mut confirmed)?;
+            self.health.pending = self.pending.len() as u64;
+            if self.pending.is_empty() {
+                self.stalled = false;
+                return Ok(confirmed);
+            }
+            if !resend && Instant::now() >= deadline {
+                self.stall();
+                return Ok(confirmed);
+            }
+            if !resend {
+                // Only retries waiting for their time are left: wait for the first (within
+                // the deadline).
+                let next = self
+                    .pending
+                    .iter()
+                    .filter_map(|o| match o.delivery {
+                        Delivery::Retry(at) => Some(at),
+                        _ => None,
+                    })
+                    .min();
+                let until = next.map_or(deadline, |at| at.min(deadline));
+                std::thread::sleep(
+                    until
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                );
+            }
+        }
+    }
+
+    /// Queues again the letters whose retry time has come.
+    fn requeue_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<usize> = (0..self.pending.len())
+            .filter(|&i| matches!(self.pending[i].delivery, Delivery::Retry(at) if at <= now))
+            .collect();
+        for i in due {
+            self.pending[i].delivery = self.enqueue(&self.pending[i].letter);
+        }
+    }
+
+    /// Takes the outcome of every settled letter; returns whether some were queued again
+    /// right away (cut down, or on a recreated producer).
+    fn collect(&mut self, confirmed: &mut Confirmed) -> Result<bool, DlqError> {
+        let mut resend = false;
+        let mut fatal = false;
+        let mut kept = Vec::with_capacity(self.pending.len());
+        for mut o in std::mem::take(&mut self.pending) {
+            let error = match &mut o.delivery {
+                Delivery::Queued(future) => match future.now_or_never() {
+                    None => {
+                        kept.push(o);
+                        continue;
+                    }
+                    Some(Ok(Ok(_))) => {
+                        *confirmed
+                            .delivered
+                            .entry(o.letter.source_topic.clone())
+                            .or_insert(0) += 1;
+                        self.delivered();
+                        continue;
+                    }
+                    Some(Ok(Err((e, _)))) => e,
+                    // The producer dropped it (recreated): send it again.
+                    Some(Err(_)) => KafkaError::Canceled,
+                },
+                Delivery::Retry(_) => {
+                    kept.push(o);
+                    continue;
+                }
+                Delivery::Refused(e) => e.clone(),
+            };
+            match permanent(&error) {
+                Some(DlqFailureReason::too_large) if o.letter.shrink() => {
+                    o.delivery = self.enqueue(&o.letter);
+                    resend = true;
+                    kept.push(o);
+                }
+                Some(reason) => {
+                    // Kept pending when the policy halts: nothing past it is committed.
+                    if let Err(e) = self.give_up(&o.letter, reason, &error) {
+                        kept.push(o);
+                        self.pending = kept;
+                        return Err(e);
+                    }
+                    confirmed.failed.push(FailedLetter {
+                        source_topic: o.letter.source_topic.clone(),
+                        reason,
+                    });
+                }
+                None => {
+                    fatal |= error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal)
+                        || self.producer.client().fatal_error().is_some();
+                    self.transient(&error);
+                    o.delivery = Delivery::Retry(Instant::now() + self.backoff);
+                    kept.push(o);
+                }
+            }
+        }
+        self.pending = kept;
+        if fatal {
+            self.recreate()?;
+            resend = true;
+        }
+        Ok(resend)
+    }
+
+    fn delivered(&mut self) {
+        self.stalled = false;
+        self.backoff = FIRST_BACKOFF;
+        self.failures = 0;
+        if let Some(trouble) = self.health.error.take() {
+            tracing::info!(code = %trouble.code, "dead-letter delivery recovered");
+        }
+    }
+
+    /// Letters are still in flight past the wait: no error yet, but not acknowledged
+    /// either (a missing topic waits for its metadata, an unreachable broker for its
+    /// connection).
+    fn stall(&mut self) {
+        self.stalled = true;
+        let in_flight = self
+            .pending
+            .iter()
+            .any(|o| matches!(o.delivery, Delivery::Queued(_)));
+        if in_flight && self.health.error.is_none() {
+            self.health.error = Some(DlqTrouble {
+                code: "NotAcknowledged".to_owned(),
+                message: "letters are not acknowledged by the dead-letter topic yet (missing topic, slow or unreachable broker); they wait, valid events flow",
+                since_ms: now_ms(),
+            });
+        }
+    }
+
+    fn transient(&mut self, error: &KafkaError) {
+        let code = error.rdkafka_error_code();
+        let name = code.map_or_else(|| "Unknown".to_owned(), |c| format!("{c:?}"));
+        if self.failures.is_multiple_of(20) {
+            tracing::warn!(error = %error, code = %name, topic = %self.topic, pending = self.pending.len() + 1, failures = self.failures, "dead-letter delivery failed; retrying with backoff while valid events keep flowing");
+        }
+        self.failures += 1;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        if self.health.error.as_ref().is_none_or(|t| t.code != name) {
+            self.health.error = Some(DlqTrouble {
+                code: name,
+                message: trouble_message(code),
+                since_ms: now_ms(),
+            });
+        }
+    }
+
+    /// A producer failed fatally can send nothing again: a new one replaces it.
+    fn recreate(&mut self) -> Result<(), DlqError> {
+        let reason = self.producer.client().fatal_error();
+        tracing::error!(reason = ?reason, topic = %self.topic, pending = self.pending.len(), "dead-letter producer failed fatally; recreating it");
+        self.producer = self.config.create().map_err(DlqError::Create)?;
+        self.health.producer_recreated += 1;
+        // What the old producer had in flight is gone with it: send it all again.
+        let now = Instant::now();
+        for o in &mut self.pending {
+            if !matches!(o.delivery, Delivery::Refused(_)) {
+                o.delivery = Delivery::Retry(now);
+            }
+        }
+        self.health.error = Some(DlqTrouble {
+            code: format!("{:?}", RDKafkaErrorCode::Fatal),
+            message: trouble_message(Some(RDKafkaErrorCode::Fatal)),
+            since_ms: now_ms(),
+        });
+        Ok(())
+    }
+
+    /// A letter that cannot be delivered: skipped loudly (`Ok`), or the end of the commit.
     fn give_up(
         &self,
-        letter: DeadLetter,
+        letter: &DeadLetter,
         reason: DlqFailureReason,
         error: &KafkaError,
-    ) -> Result<FailedLetter, DlqError> {
+    ) -> Result<(), DlqError> {
         if self.failure == DlqFailure::Halt {
             return Err(DlqError::Undeliverable {
-                topic: letter.source_topic,
+                topic: letter.source_topic.clone(),
                 partition: letter.partition,
                 offset: letter.offset,
                 reason,
@@ -512,10 +732,21 @@ impl DeadLetters {
             limit = self.max_message_bytes,
             "dead letter cannot be delivered; skipped (--dlq-failure skip): the invalid event is not on the dead-letter topic"
         );
-        Ok(FailedLetter {
-            source_topic: letter.source_topic,
-            reason,
-        })
+        Ok(())
+    }
+
+    /// Makes the current producer fail fatally, as a broker-side fencing would.
+    #[cfg(test)]
+    fn inject_fatal_error(&self) {
+        let reason = c"injected by a test";
+        // SAFETY: the pointer is the live producer's handle; the reason is a valid C string.
+        unsafe {
+            rdkafka::bindings::rd_kafka_test_fatal_error(
+                self.producer.client().native_ptr(),
+                rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                reason.as_ptr(),
+            );
+        }
     }
 }
 
@@ -685,5 +916,78 @@ mod tests {
             .unwrap_err()
             .contains("skip or halt"));
         assert_eq!(DlqFailure::default(), DlqFailure::Skip);
+    }
+
+    fn letter(partition: i32, offset: i64) -> DeadLetter {
+        let r = record(b"{}".to_vec(), field_error(300));
+        DeadLetter::new(
+            "catalog.products",
+            partition,
+            offset,
+            None,
+            EventKind::Product,
+            &r,
+        )
+    }
+
+    /// Settles until nothing is pending or `tries` seconds passed.
+    fn settle_all(dlq: &mut DeadLetters, tries: u32) -> Confirmed {
+        let mut all = Confirmed::default();
+        for _ in 0..tries {
+            all.absorb(dlq.settle(Duration::from_secs(1)).expect("skip policy"));
+            if dlq.pending() == 0 {
+                break;
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn floors_are_the_first_unsettled_offset_of_each_source_partition() {
+        // Nothing listens there: every letter stays pending.
+        let mut dlq = DeadLetters::new("127.0.0.1:1", "dlq", &[], DlqFailure::Skip).unwrap();
+        for (partition, offset) in [(0, 5), (0, 3), (1, 9), (0, 8)] {
+            dlq.send(letter(partition, offset));
+        }
+        let settled = dlq.settle(Duration::ZERO).unwrap();
+        assert!(settled.is_empty());
+        assert_eq!(dlq.pending(), 4);
+        let floors = dlq.floors();
+        assert_eq!(floors.get(&("catalog.products", 0).into()), Some(3));
+        assert_eq!(floors.get(&("catalog.products", 1).into()), Some(9));
+        assert_eq!(floors.len(), 2);
+        assert_eq!(dlq.health().pending, 4);
+    }
+
+    #[test]
+    fn settling_never_waits_longer_than_asked_while_the_broker_is_away() {
+        let mut dlq = DeadLetters::new("127.0.0.1:1", "dlq", &[], DlqFailure::Skip).unwrap();
+        dlq.send(letter(0, 1));
+        let started = Instant::now();
+        dlq.settle(Duration::from_millis(200)).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(dlq.pending(), 1, "kept for a later commit, not dropped");
+    }
+
+    #[test]
+    fn a_producer_that_failed_fatally_is_recreated_and_its_letters_delivered() {
+        let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+        mock.create_topic("dlq", 1, 1).unwrap();
+        let brokers = mock.bootstrap_servers();
+        let mut dlq = DeadLetters::new(&brokers, "dlq", &[], DlqFailure::Skip).unwrap();
+        dlq.send(letter(0, 1));
+        assert_eq!(settle_all(&mut dlq, 10).len(), 1, "healthy first");
+        dlq.inject_fatal_error();
+        dlq.send(letter(0, 2));
+        dlq.send(letter(0, 3));
+        let settled = settle_all(&mut dlq, 20);
+        assert_eq!(dlq.pending(), 0, "{:?}", dlq.health());
+        assert_eq!(settled.delivered.get("catalog.products"), Some(&2));
+        assert_eq!(dlq.health().producer_recreated, 1);
+        assert!(dlq.producer.client().fatal_error().is_none());
     }
 }

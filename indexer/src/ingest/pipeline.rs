@@ -205,8 +205,6 @@ pub struct Incarnation<'a> {
     pub metrics: Metrics,
     /// The run stops (after a final commit) when any of these is raised.
     pub stop: Vec<Arc<AtomicBool>>,
-    /// Interrupts retries that would otherwise block (dead-letter delivery).
-    pub abort: Arc<AtomicBool>,
     /// Live or rebuild.
     pub role: Role,
 }
@@ -265,7 +263,6 @@ impl Incarnation<'_> {
             metrics: self.metrics,
             dead_letters,
             group,
-            shutdown: self.abort,
         };
         let mut writer = Writer::new(writer_config, handles, self.from);
         writer.report_index_status(None)?;
@@ -363,7 +360,6 @@ impl Pipeline {
             status: self.status.clone(),
             metrics: self.metrics.clone(),
             stop: vec![self.shutdown.clone(), self.control.pause_flag.clone()],
-            abort: self.shutdown.clone(),
             role: Role::Live,
         }
         .run()?;

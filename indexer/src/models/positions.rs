@@ -84,6 +84,14 @@ impl Positions {
             .map(|(k, t)| (t - self.get(k).unwrap_or(0)).max(0))
             .sum()
     }
+
+    /// These positions, none past its `floor` (partitions without one are kept as they
+    /// are): what a commit may store when records from a floor on are not settled yet.
+    pub fn capped(&self, floors: &Positions) -> Positions {
+        self.iter()
+            .map(|(k, v)| (k.clone(), floors.get(k).map_or(v, |f| v.min(f))))
+            .collect()
+    }
 }
 
 impl<K: Into<TopicPartition>> FromIterator<(K, i64)> for Positions {
@@ -103,5 +111,20 @@ mod tests {
             .collect();
         let order: Vec<String> = p.iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(order, ["a[1]", "a[2]", "b[0]"]);
+    }
+
+    #[test]
+    fn capped_positions_never_pass_their_floor() {
+        let p: Positions = [(("a", 0), 10), (("a", 1), 5), (("b", 0), 7)]
+            .into_iter()
+            .collect();
+        let floors: Positions = [(("a", 0), 4), (("a", 1), 9), (("c", 0), 1)]
+            .into_iter()
+            .collect();
+        let capped = p.capped(&floors);
+        assert_eq!(capped.get(&("a", 0).into()), Some(4), "held at the floor");
+        assert_eq!(capped.get(&("a", 1).into()), Some(5), "already below it");
+        assert_eq!(capped.get(&("b", 0).into()), Some(7), "no floor");
+        assert!(!capped.contains(&("c", 0).into()), "floors add nothing");
     }
 }

@@ -116,8 +116,7 @@ impl Rebuild {
                         from: Positions::new(),
                         status,
                         metrics,
-                        stop: vec![stop, shutdown.clone()],
-                        abort: shutdown,
+                        stop: vec![stop, shutdown],
                         role: Role::Rebuild,
                     }
                     .run()

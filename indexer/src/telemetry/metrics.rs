@@ -160,6 +160,8 @@ pub struct Metrics {
     pub ready: Gauge,
     /// `indexer_dlq_failures_total{reason}`.
     pub dlq_failures: Family<DlqFailureLabels, Counter>,
+    /// `indexer_dlq_pending`.
+    pub dlq_pending: Gauge,
 }
 
 impl Metrics {
@@ -184,6 +186,7 @@ impl Metrics {
             kafka_connected: Gauge::default(),
             ready: Gauge::default(),
             dlq_failures: Family::default(),
+            dlq_pending: Gauge::default(),
         };
         registry.register(
             "indexer_events",
@@ -254,6 +257,11 @@ impl Metrics {
             "indexer_dlq_failures",
             "Invalid events whose dead letter could not be delivered even cut down, skipped (--dlq-failure skip), by reason",
             m.dlq_failures.clone(),
+        );
+        registry.register(
+            "indexer_dlq_pending",
+            "Dead letters not confirmed by the dead-letter topic yet (their partitions are committed only up to the first of them)",
+            m.dlq_pending.clone(),
         );
         m
     }

@@ -16,4 +16,6 @@ pub use metrics::{
     ReindexMetrics, ReindexOutcome, TriggerLabels,
 };
 pub use slo::{Slo, SloState};
-pub use status::{CounterSnapshot, IndexStatus, NotReady, PartitionStatus, Status};
+pub use status::{
+    CounterSnapshot, DlqHealth, DlqTrouble, IndexStatus, NotReady, PartitionStatus, Status,
+};

@@ -124,6 +124,29 @@ impl Counters {
     }
 }
 
+/// Why letters are waiting, for `/status` (a stable code and a short message: the
+/// producer's own words go to the log only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DlqTrouble {
+    /// librdkafka's error code, e.g. `UnknownTopicOrPartition`, `TopicAuthorizationFailed`.
+    pub code: String,
+    /// What it means.
+    pub message: &'static str,
+    /// Epoch ms of the first failure of this kind in a row.
+    pub since_ms: u64,
+}
+
+/// The dead-letter side of `/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DlqHealth {
+    /// Letters not confirmed yet (their offsets are not committed).
+    pub pending: u64,
+    /// Why they wait, while deliveries fail.
+    pub error: Option<DlqTrouble>,
+    /// Times the producer failed fatally and was recreated.
+    pub producer_recreated: u64,
+}
+
 /// Why the indexer is not ready.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NotReady {
@@ -154,6 +177,7 @@ pub struct Status {
     kafka_error: Mutex<Option<String>>,
     pipeline_error: Mutex<Option<String>>,
     pipeline_running: AtomicBool,
+    dead_letters: Mutex<DlqHealth>,
     partitions: Mutex<BTreeMap<TopicPartition, PartitionPosition>>,
     index: Mutex<IndexStatus>,
     /// Last time every known partition was fully searchable.
@@ -180,6 +204,7 @@ impl Status {
             kafka_error: Mutex::new(None),
             pipeline_error: Mutex::new(None),
             pipeline_running: AtomicBool::new(false),
+            dead_letters: Mutex::new(DlqHealth::default()),
             partitions: Mutex::new(BTreeMap::new()),
             index: Mutex::new(IndexStatus::default()),
             caught_up_at: Mutex::new(Instant::now()),
@@ -227,6 +252,16 @@ impl Status {
     pub fn set_pipeline_error(&self, error: String) {
         self.pipeline_running.store(false, Ordering::Relaxed);
         *lock(&self.pipeline_error) = Some(error);
+    }
+
+    /// Where dead-letter delivery stands.
+    pub fn set_dead_letters(&self, health: DlqHealth) {
+        *lock(&self.dead_letters) = health;
+    }
+
+    /// Where dead-letter delivery stood at its last report.
+    pub fn dead_letters(&self) -> DlqHealth {
+        lock(&self.dead_letters).clone()
     }
 
     /// Registers a partition the source consumes, starting at `next_offset`.

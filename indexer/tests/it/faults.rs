@@ -164,3 +164,124 @@ fn with_dlq_failure_halt_an_undeliverable_dead_letter_stops_ingestion_and_says_w
     );
     assert_eq!(indexer.get("/products/p-after").0, 404, "nothing past it");
 }
+
+/// The products partition's entry in `/status`.
+fn products_partition(indexer: &Indexer, kafka: &TestKafka) -> serde_json::Value {
+    let status = indexer.status();
+    status["kafka"]["partitions"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["topic"] == kafka.topic(EventKind::Product) && p["partition"] == 0)
+                .cloned()
+        })
+        .unwrap_or_default()
+}
+
+/// A small invalid product (its attribute name is over 256 bytes).
+fn small_poison() -> String {
+    product_with_attribute_name("p-poison", 300)
+}
+
+#[test]
+fn a_missing_dead_letter_topic_holds_back_only_the_offset_of_its_letter_and_valid_events_keep_flowing(
+) {
+    let kafka = TestKafka::new(1);
+    let Some(mock) = kafka.mock() else {
+        eprintln!("skipped: needs the mock cluster to hide the dead-letter topic");
+        return;
+    };
+    use rdkafka::types::RDKafkaRespErr;
+    mock.topic_error(
+        kafka.dlq(),
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    poison_then_valid(&kafka, &small_poison(), "p-after");
+    assert!(
+        searchable(&indexer, "p-after", Duration::from_secs(30)),
+        "a missing dead-letter topic stopped the valid product after the poison"
+    );
+    let partition = products_partition(&indexer, &kafka);
+    assert_eq!(
+        partition["next_offset"].as_i64(),
+        Some(0),
+        "committed up to the unconfirmed letter, never past it: {partition}"
+    );
+    assert_eq!(partition["processed_offset"].as_i64(), Some(2));
+    let dead_letters = wait_for(Duration::from_secs(10), || {
+        let d = indexer.status()["dead_letters"].clone();
+        d["error"]["code"].is_string().then_some(d)
+    })
+    .expect("/status says why letters wait");
+    assert_eq!(dead_letters["pending"].as_u64(), Some(1), "{dead_letters}");
+    assert_eq!(metric(&indexer, "indexer_dlq_pending"), Some(1.0));
+
+    // The topic appears: the letter is delivered and the partition committed past it.
+    mock.topic_error(kafka.dlq(), RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR)
+        .unwrap();
+    let letters = kafka.read_all(kafka.dlq(), 1, Duration::from_secs(60));
+    assert_eq!(letters.len(), 1);
+    assert_eq!(header(&letters[0], "dlq.offset").as_deref(), Some("0"));
+    let caught_up = wait_for(Duration::from_secs(30), || {
+        (products_partition(&indexer, &kafka)["next_offset"].as_i64() == Some(2)).then_some(())
+    });
+    assert!(caught_up.is_some(), "{}", indexer.status());
+    let dead_letters = &indexer.status()["dead_letters"];
+    assert_eq!(dead_letters["pending"].as_u64(), Some(0), "{dead_letters}");
+    assert!(dead_letters["error"].is_null(), "{dead_letters}");
+    assert_eq!(indexer.status()["events"]["dlq"].as_u64(), Some(1));
+}
+
+#[test]
+fn a_forbidden_dead_letter_topic_loses_no_letter_across_a_crash() {
+    let kafka = TestKafka::new(1);
+    let Some(mock) = kafka.mock() else {
+        eprintln!("skipped: needs the mock cluster to forbid the dead-letter topic");
+        return;
+    };
+    use rdkafka::types::RDKafkaRespErr;
+    mock.topic_error(
+        kafka.dlq(),
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    poison_then_valid(&kafka, &small_poison(), "p-after");
+    assert!(
+        searchable(&indexer, "p-after", Duration::from_secs(30)),
+        "a forbidden dead-letter topic stopped the valid product after the poison"
+    );
+    let code = wait_for(Duration::from_secs(30), || {
+        indexer.status()["dead_letters"]["error"]["code"]
+            .as_str()
+            .map(str::to_owned)
+    });
+    assert_eq!(code.as_deref(), Some("TopicAuthorizationFailed"));
+    assert_eq!(
+        products_partition(&indexer, &kafka)["next_offset"].as_i64(),
+        Some(0)
+    );
+    indexer.kill9();
+
+    // Allowed again, restarted: the event is re-read from the held-back offset and its
+    // letter delivered; the valid product is still there.
+    mock.topic_error(kafka.dlq(), RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR)
+        .unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    let letters = kafka.read_all(kafka.dlq(), 1, Duration::from_secs(60));
+    assert_eq!(
+        letters.len(),
+        1,
+        "the letter pending at the crash is not lost"
+    );
+    assert_eq!(header(&letters[0], "dlq.offset").as_deref(), Some("0"));
+    assert!(searchable(&indexer, "p-after", Duration::from_secs(10)));
+    let caught_up = wait_for(Duration::from_secs(30), || {
+        (products_partition(&indexer, &kafka)["next_offset"].as_i64() == Some(2)).then_some(())
+    });
+    assert!(caught_up.is_some(), "{}", indexer.status());
+}

@@ -8,12 +8,16 @@ use std::time::{Duration, Instant};
 
 use super::{Writer, WriterError};
 use crate::ingest::dead_letters::Confirmed;
-use crate::models::{CommitPayload, CommitTrigger};
+use crate::models::{CommitPayload, CommitTrigger, Positions};
 use crate::telemetry::{DlqFailureLabels, TriggerLabels};
 use crate::util::now_ms;
 
 /// Operations per batch handed to Tantivy's indexing threads.
 const OPS_PER_BATCH: usize = 512;
+/// How long a commit waits for the acknowledgement of its dead letters while the
+/// dead-letter topic is healthy (a few ms normally; past it, the letters are confirmed by a
+/// later commit and their partitions held back until then).
+const CONFIRM_WAIT: Duration = Duration::from_secs(1);
 
 /// Outcome of a commit, for tests and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +45,8 @@ impl Writer {
         self.send_pending()?;
         let built = started.elapsed();
         let dead_letters = self.confirm_dead_letters()?;
-        let committed_at = self.commit_index()?;
+        let committed = self.committable_positions();
+        let committed_at = self.commit_index(&committed)?;
         let tantivy_done = started.elapsed();
         self.handles.live.reader.reload()?;
         let searchable_ms = now_ms();
@@ -50,7 +55,7 @@ impl Writer {
             tantivy_done,
             elapsed: started.elapsed(),
         };
-        self.close_interval(started, searchable_ms);
+        self.close_interval(started, searchable_ms, &committed);
         self.report_index_status(Some((committed_at, timings.elapsed)))?;
         self.record_commit(trigger, docs, committed_at, &timings, &dead_letters);
         Ok(CommitReport {
@@ -72,17 +77,29 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits until the dead-letter topic has every dead letter of the interval (or each
-    /// undeliverable one was given up on, see `dead_letters`). On failure nothing of the
-    /// interval may be committed past an unconfirmed dead letter: it is all dropped, and
-    /// consumed again on restart.
+    /// Settles the dead letters of the interval: waits a little for their acknowledgement
+    /// while the dead-letter topic is healthy, not at all while it fails (see
+    /// `dead_letters`). Fails only under `--dlq-failure halt` for an undeliverable letter:
+    /// then nothing of the interval is committed, and it is consumed again on restart.
     fn confirm_dead_letters(&mut self) -> Result<Confirmed, WriterError> {
-        let confirmed = match &mut self.handles.dead_letters {
-            Some(dlq) => dlq.confirm(&self.handles.shutdown),
+        let mut confirmed = std::mem::take(&mut self.settled);
+        let settled = match &mut self.handles.dead_letters {
+            Some(dlq) => {
+                let wait = if dlq.degraded() {
+                    Duration::ZERO
+                } else {
+                    CONFIRM_WAIT
+                };
+                dlq.settle(wait)
+            }
             None => Ok(Confirmed::default()),
         };
-        match confirmed {
-            Ok(n) => Ok(n),
+        self.report_dead_letters();
+        match settled {
+            Ok(n) => {
+                confirmed.absorb(n);
+                Ok(confirmed)
+            }
             Err(e) => {
                 self.handles.index_writer.rollback()?;
                 Err(e.into())
@@ -90,10 +107,19 @@ impl Writer {
         }
     }
 
-    /// The Tantivy commit, with the positions as payload; returns its time (epoch ms).
-    fn commit_index(&mut self) -> Result<u64, WriterError> {
+    /// The positions the commit stores: what was processed, but on each partition never
+    /// past its first dead letter not confirmed yet (it must be re-read after a crash).
+    fn committable_positions(&self) -> Positions {
+        match &self.handles.dead_letters {
+            Some(dlq) if dlq.pending() > 0 => self.positions.capped(&dlq.floors()),
+            _ => self.positions.clone(),
+        }
+    }
+
+    /// The Tantivy commit, with `positions` as payload; returns its time (epoch ms).
+    fn commit_index(&mut self, positions: &Positions) -> Result<u64, WriterError> {
         let committed_at = now_ms();
-        let payload = CommitPayload::new(&self.positions, committed_at);
+        let payload = CommitPayload::new(positions, committed_at);
         let mut prepared = self.handles.index_writer.prepare_commit()?;
         prepared.set_payload(&payload.to_json());
         prepared.commit()?;
@@ -102,7 +128,7 @@ impl Writer {
 
     /// After the commit: the committed states go to the cache, the interval starts over,
     /// freshness is recorded, and the positions are mirrored and reported.
-    fn close_interval(&mut self, started: Instant, searchable_ms: u64) {
+    fn close_interval(&mut self, started: Instant, searchable_ms: u64, committed: &Positions) {
         for (id, state) in self.pending.finish() {
             self.states.keep(id, state);
         }
@@ -110,9 +136,9 @@ impl Writer {
         self.last_commit = started;
         self.observe_freshness(searchable_ms);
         if let Some(group) = &self.handles.group {
-            group.commit(&self.positions);
+            group.commit(committed);
         }
-        self.handles.status.set_committed(&self.positions);
+        self.handles.status.set_committed(committed);
     }
 
     fn record_commit(

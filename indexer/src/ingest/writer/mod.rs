@@ -17,7 +17,7 @@ mod commit;
 mod lookup;
 mod pending;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use tantivy::IndexWriter;
 
 use self::lookup::StateLookup;
 use self::pending::{Pending, Sample};
-use crate::ingest::dead_letters::{DeadLetter, DeadLetters, DlqError};
+use crate::ingest::dead_letters::{Confirmed, DeadLetter, DeadLetters, DlqError};
 use crate::ingest::merge::{self, Outcome};
 use crate::ingest::source::GroupCommitter;
 use crate::models::{
@@ -84,8 +84,6 @@ pub struct WriterHandles {
     pub dead_letters: Option<DeadLetters>,
     /// The consumer-group mirror (`None`: none).
     pub group: Option<GroupCommitter>,
-    /// Interrupts retries that would otherwise block (dead-letter delivery).
-    pub shutdown: Arc<AtomicBool>,
 }
 
 /// The writer stage.
@@ -98,6 +96,8 @@ pub struct Writer {
     states: StateLookup,
     positions: Positions,
     positions_changed: bool,
+    /// Dead letters settled since the last commit (counted at the commit).
+    settled: Confirmed,
     last_commit: Instant,
     started_ms: i64,
 }
@@ -114,6 +114,7 @@ impl Writer {
             pending: Pending::default(),
             positions,
             positions_changed: false,
+            settled: Confirmed::default(),
             last_commit: Instant::now() - config.commit_interval,
             started_ms: now_ms() as i64,
             config,
@@ -139,7 +140,7 @@ impl Writer {
                         self.commit(trigger)?;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => self.poll_dead_letters()?,
                 Err(RecvTimeoutError::Disconnected) => {
                     if self.has_changes() {
                         self.commit(CommitTrigger::Shutdown)?;
@@ -164,15 +165,31 @@ impl Writer {
         }
     }
 
-    /// Whether anything was processed since the last commit.
+    /// Whether anything was processed since the last commit (or dead letters were settled
+    /// since, which lets the committed positions move on).
     pub fn has_changes(&self) -> bool {
-        !self.pending.is_empty()
-            || self.positions_changed
-            || self
-                .handles
-                .dead_letters
-                .as_ref()
-                .is_some_and(|d| d.pending() > 0)
+        !self.pending.is_empty() || self.positions_changed || !self.settled.is_empty()
+    }
+
+    /// While idle, collects dead letters settled in the background (a failing dead-letter
+    /// topic that recovers lets the next commit pass their offsets).
+    fn poll_dead_letters(&mut self) -> Result<(), WriterError> {
+        if let Some(dlq) = &mut self.handles.dead_letters {
+            if dlq.pending() > 0 {
+                self.settled.absorb(dlq.settle(Duration::ZERO)?);
+                self.report_dead_letters();
+            }
+        }
+        Ok(())
+    }
+
+    /// The dead-letter backlog to `/status` and `/metrics`.
+    fn report_dead_letters(&self) {
+        if let Some(dlq) = &self.handles.dead_letters {
+            let health = dlq.health();
+            self.handles.metrics.dlq_pending.set(health.pending as i64);
+            self.handles.status.set_dead_letters(health);
+        }
     }
 
     fn budget_trigger(&self) -> Option<CommitTrigger> {
