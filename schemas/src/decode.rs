@@ -184,6 +184,15 @@ pub enum InvalidEvent {
         /// What is wrong with it.
         problem: FieldProblem,
     },
+    /// Processing the event crashed the ingestion pipeline again and again (a bug, not a
+    /// producer's mistake): it is set aside so that the rest of the catalog keeps flowing.
+    #[error("processing this event crashed the ingestion pipeline {crashes} times (panic: {panic}); set aside so that the rest of the catalog keeps flowing")]
+    CrashedPipeline {
+        /// Crashes at this event before it was set aside.
+        crashes: u32,
+        /// The panic's message and location.
+        panic: String,
+    },
 }
 
 impl InvalidEvent {
@@ -202,6 +211,7 @@ impl InvalidEvent {
             InvalidEvent::NotUtf8 { .. } => "not_utf8",
             InvalidEvent::NotJson { .. } => "not_json",
             InvalidEvent::NotObject { .. } => "not_object",
+            InvalidEvent::CrashedPipeline { .. } => "crashed_pipeline",
             InvalidEvent::Field { problem, .. } => match problem {
                 FieldProblem::Missing => "missing_field",
                 FieldProblem::WrongType { .. } => "wrong_type",

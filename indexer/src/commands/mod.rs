@@ -40,6 +40,11 @@ pub enum CommandError {
 
 /// Runs `command` to its end.
 pub fn execute(command: Command) -> Result<(), CommandError> {
+    // Panics the pipeline catches are logged once, by the code that caught them.
+    crate::util::panic::install_hook();
+    // The fault tests' failpoints (FAILPOINTS=name=action;...), in test builds only.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     match command {
         Command::Demo(args) => {
             init_tracing(LogFormat::Text);

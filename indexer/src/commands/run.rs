@@ -55,6 +55,7 @@ pub fn pipeline_settings(
     PipelineSettings {
         kafka: kafka.settings(brokers, group_id),
         indexing: IndexingSettings::from(indexing),
+        quarantine: Arc::default(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - `dead_letters`: invalid events to the dead-letter topic, confirmed before their
 //!   offsets are committed.
 //! - `segment_policy`: the segment merge policy of an update-heavy index.
+//! - `quarantine`: poison events (their processing panics) set aside after a few crashes.
 //! - `pipeline`: wires source and writer into one run ([`Incarnation`]), restarts failed
 //!   runs from the last commit ([`Pipeline::supervise`]) and pauses them for a reindex
 //!   ([`Control`]).
@@ -47,6 +48,7 @@
 pub mod dead_letters;
 pub mod merge;
 pub mod pipeline;
+pub mod quarantine;
 pub mod segment_policy;
 pub mod source;
 pub mod writer;

@@ -13,12 +13,14 @@ use std::time::Duration;
 use schemas::{LiveIndex, SharedIndex};
 
 use super::dead_letters::{DeadLetters, DlqError, DlqFailure};
+use super::quarantine::{Quarantine, POISON_CRASHES};
 use super::segment_policy::UpdateHeavyMergePolicy;
 use super::source::{consumer_config, KafkaSource};
 use super::writer::{Writer, WriterConfig, WriterError, WriterHandles};
-use crate::models::{Positions, Topics};
+use crate::models::{Positions, RecordAt, Topics};
 use crate::store;
 use crate::telemetry::{Metrics, Status};
+use crate::util::panic::{self, Caught};
 use crate::util::{lock, lower_thread_priority};
 
 /// Batches in flight between source and writer: with the batch bounds of the source, at most
@@ -49,6 +51,37 @@ pub enum PipelineError {
     /// The source thread panicked.
     #[error("the source thread panicked")]
     SourcePanicked,
+    /// A stage panicked (the writer, or the supervisor itself).
+    #[error("{0}")]
+    Panicked(Box<PipelinePanic>),
+}
+
+/// A panic of the pipeline, and the record being processed then (when known).
+#[derive(Debug)]
+pub struct PipelinePanic {
+    /// The record whose processing panicked.
+    pub at: Option<RecordAt>,
+    /// The panic.
+    pub caught: Caught,
+}
+
+impl std::fmt::Display for PipelinePanic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.at {
+            Some(at) => write!(f, "the pipeline panicked processing {at}: {}", self.caught),
+            None => write!(f, "the pipeline panicked: {}", self.caught),
+        }
+    }
+}
+
+impl PipelineError {
+    /// The panic behind this failure, if it is one.
+    pub fn panic(&self) -> Option<&PipelinePanic> {
+        match self {
+            PipelineError::Panicked(p) | PipelineError::Writer(WriterError::Panicked(p)) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// Where the pipeline reads from.
@@ -91,6 +124,8 @@ pub struct PipelineSettings {
     pub kafka: KafkaSettings,
     /// How it writes.
     pub indexing: IndexingSettings,
+    /// Poison events set aside, shared by every incarnation (live and rebuilds).
+    pub quarantine: Arc<Quarantine>,
 }
 
 /// Pausing and resuming the live pipeline (a reindex hands the index over while it is
@@ -245,7 +280,8 @@ impl Incarnation<'_> {
             flags,
         )
         .map_err(PipelineError::Consumer)?
-        .with_max_rate(s.indexing.max_rate);
+        .with_max_rate(s.indexing.max_rate)
+        .with_quarantine(s.quarantine.clone());
         let group = self.role.mirror_group().then(|| source.group_committer());
         let source_thread = std::thread::Builder::new()
             .name("kafka-source".to_owned())
@@ -267,7 +303,12 @@ impl Incarnation<'_> {
         let mut writer = Writer::new(writer_config, handles, self.from);
         writer.report_index_status(None)?;
         self.status.set_pipeline_running(true);
-        let result = writer.run(rx);
+        let result = panic::catch(|| writer.run(rx)).unwrap_or_else(|caught| {
+            Err(WriterError::Panicked(Box::new(PipelinePanic {
+                at: None,
+                caught,
+            })))
+        });
         done.store(true, Ordering::Relaxed);
         let joined = source_thread.join();
         result?;
@@ -302,10 +343,19 @@ impl Pipeline {
             if self.shutdown.load(Ordering::Relaxed) {
                 break;
             }
-            match self.run_once() {
+            let run = panic::catch(|| self.run_once()).unwrap_or_else(|caught| {
+                Err(PipelineError::Panicked(Box::new(PipelinePanic {
+                    at: None,
+                    caught,
+                })))
+            });
+            match run {
                 Ok(()) => backoff = Duration::from_millis(500),
                 Err(e) => {
-                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingestion pipeline failed; restarting from the last commit");
+                    self.record_panic(&e, backoff);
+                    if e.panic().is_none() {
+                        tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingestion pipeline failed; restarting from the last commit");
+                    }
                     self.status.set_pipeline_error(e.to_string());
                     self.metrics.pipeline_restarts.inc();
                     self.sleep(backoff);
@@ -314,6 +364,34 @@ impl Pipeline {
             }
         }
         self.status.set_pipeline_running(false);
+    }
+
+    /// A panic is logged once, with the record it happened at, and counted against that
+    /// record (set aside after [`POISON_CRASHES`]).
+    fn record_panic(&self, error: &PipelineError, backoff: Duration) {
+        let Some(p) = error.panic() else {
+            return;
+        };
+        let retry_in_ms = backoff.as_millis() as u64;
+        match &p.at {
+            Some(at) => {
+                let crashes = self.settings.quarantine.crashed(at, &p.caught);
+                let set_aside = crashes >= POISON_CRASHES;
+                tracing::error!(
+                    topic = %at.partition.topic,
+                    partition = at.partition.partition,
+                    offset = at.offset,
+                    panic = %p.caught,
+                    crashes,
+                    set_aside,
+                    retry_in_ms,
+                    "ingestion pipeline panicked processing an event; restarting from the last commit"
+                );
+            }
+            None => {
+                tracing::error!(panic = %p.caught, retry_in_ms, "ingestion pipeline panicked; restarting from the last commit")
+            }
+        }
     }
 
     fn sleep(&self, duration: Duration) {

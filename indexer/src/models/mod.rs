@@ -13,7 +13,7 @@ mod topics;
 mod trigger;
 
 pub use payload::{CommitPayload, PartitionOffset, PayloadError};
-pub use positions::{Positions, TopicPartition};
+pub use positions::{Positions, RecordAt, TopicPartition};
 pub use records::{InvalidRecord, RecordBatch, RecordBody, SourceRecord};
 pub use topics::{PerKind, Topics};
 pub use trigger::CommitTrigger;

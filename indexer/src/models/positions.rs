@@ -34,6 +34,32 @@ impl fmt::Display for TopicPartition {
     }
 }
 
+/// Where one record is in the log.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordAt {
+    /// Its topic-partition.
+    pub partition: TopicPartition,
+    /// Its offset.
+    pub offset: i64,
+}
+
+impl RecordAt {
+    /// The record at `offset` of `partition`.
+    pub fn new(partition: TopicPartition, offset: i64) -> RecordAt {
+        RecordAt { partition, offset }
+    }
+}
+
+impl fmt::Display for RecordAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} partition {} offset {}",
+            self.partition.topic, self.partition.partition, self.offset
+        )
+    }
+}
+
 /// The next offset to consume of every topic-partition a stage knows (the offset after the
 /// last record it processed, valid or not). What an index commit stores, what a pipeline
 /// resumes from, what a rebuild chases.

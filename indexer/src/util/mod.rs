@@ -1,7 +1,9 @@
 //! Small helpers every folder may use, and nothing else of the crate: the wall clock
-//! ([`now_ms`]), a poison-tolerant lock ([`lock`]) and the CPU priority of the ingestion
-//! threads ([`lower_thread_priority`]). Imports nothing of the crate.
+//! ([`now_ms`]), a poison-tolerant lock ([`lock`]), the CPU priority of the ingestion
+//! threads ([`lower_thread_priority`]) and caught panics ([`panic::catch`]). Imports nothing
+//! of the crate.
 
+pub mod panic;
 mod priority;
 mod sync;
 mod time;

@@ -285,3 +285,88 @@ fn a_forbidden_dead_letter_topic_loses_no_letter_across_a_crash() {
     });
     assert!(caught_up.is_some(), "{}", indexer.status());
 }
+
+/// A valid product event of `id`, keyed by it, on products partition 0.
+fn produce_product(kafka: &TestKafka, id: &str) {
+    kafka.produce_raw(
+        kafka.topic(EventKind::Product),
+        Some(0),
+        Some(id.as_bytes()),
+        Some(valid_product(id).as_bytes()),
+        &[],
+    );
+}
+
+#[test]
+fn an_event_that_panics_the_pipeline_is_set_aside_after_three_crashes_and_dead_lettered() {
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    // Merging any event of p-poison panics (a stand-in for a bug one event triggers).
+    let indexer = Indexer::start_with_env(
+        &kafka,
+        dir.path(),
+        &[],
+        &[("FAILPOINTS", "ingest::apply=return(p-poison)")],
+    );
+    produce_product(&kafka, "p-before");
+    kafka.flush();
+    assert!(searchable(&indexer, "p-before", Duration::from_secs(30)));
+    produce_product(&kafka, "p-poison");
+    produce_product(&kafka, "p-after");
+    kafka.flush();
+    assert!(
+        searchable(&indexer, "p-after", Duration::from_secs(60)),
+        "a poison event crash-loops the pipeline: {}",
+        indexer.status()
+    );
+    let letters = kafka.read_all(kafka.dlq(), 1, Duration::from_secs(20));
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        header(&letters[0], "dlq.error.code").as_deref(),
+        Some("crashed_pipeline")
+    );
+    assert_eq!(header(&letters[0], "dlq.offset").as_deref(), Some("1"));
+    let message = header(&letters[0], "dlq.error.message").unwrap_or_default();
+    assert!(
+        message.contains("3 times") && message.contains("ingest::apply failpoint"),
+        "{message}"
+    );
+    assert_eq!(
+        metric(&indexer, "indexer_pipeline_restarts_total"),
+        Some(3.0),
+        "restarted from the last commit after each crash, then set aside"
+    );
+    assert_eq!(indexer.get("/products/p-poison").0, 404);
+    assert_eq!(indexer.get("/products/p-before").0, 200, "nothing lost");
+    let running = wait_for(Duration::from_secs(10), || {
+        (indexer.status()["not_ready"]["reason"] != "pipeline_failed").then_some(())
+    });
+    assert!(running.is_some(), "{}", indexer.status());
+}
+
+#[test]
+fn an_event_whose_decoding_panics_is_dead_lettered_without_a_restart() {
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start_with_env(
+        &kafka,
+        dir.path(),
+        &[],
+        &[("FAILPOINTS", "ingest::decode=return(p-poison)")],
+    );
+    produce_product(&kafka, "p-poison");
+    produce_product(&kafka, "p-after");
+    kafka.flush();
+    assert!(searchable(&indexer, "p-after", Duration::from_secs(30)));
+    let letters = kafka.read_all(kafka.dlq(), 1, Duration::from_secs(20));
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        header(&letters[0], "dlq.error.code").as_deref(),
+        Some("crashed_pipeline")
+    );
+    assert_eq!(
+        metric(&indexer, "indexer_pipeline_restarts_total"),
+        Some(0.0)
+    );
+    assert_eq!(indexer.get("/products/p-poison").0, 404);
+}

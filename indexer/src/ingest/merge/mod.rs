@@ -13,9 +13,12 @@
 //! tombstones.
 //!
 //! - An event is applied iff its `version` is greater than the stored version of the same
-//!   record ([`apply`]); otherwise it is stale and ignored ([`Outcome::Stale`]). Equal versions are stale.
-//!   Hence the final state depends only on the set of events, not on their order, and a
-//!   duplicate changes nothing: at-least-once delivery and full replays are safe.
+//!   record ([`apply`]); otherwise it is stale and ignored ([`Outcome::Stale`]). Two
+//!   different events of one record with an equal version (two producers, a producer bug)
+//!   are ordered by their `ts`, then by a hash of their content ([`content_hash`]): the later,
+//!   then the greater, wins. Hence the final state depends only on the set of events, not
+//!   on their order (a rebuild and the live index always agree), and a duplicate changes
+//!   nothing: at-least-once delivery and full replays are safe.
 //! - Records are independent: a price may arrive before its offer, an offer before its
 //!   product. They are kept and shown once their parent exists. A deleted product or offer
 //!   keeps its children's records; recreating it with a higher version shows them again.
@@ -42,7 +45,10 @@ pub use schemas::state::{
     DecodeStateError, OfferBody, OfferSlot, PriceBody, ProductBody, ProductState, Versioned,
 };
 
+use std::cmp::Ordering;
+
 use schemas::{Event, OfferEvent, ProductEvent};
+use serde::Serialize;
 
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,9 +59,46 @@ pub enum Outcome {
     Stale,
 }
 
-/// Whether a record stored at `current` is replaced by an event at `version`.
-fn is_newer<T>(current: &Option<Versioned<T>>, version: u64) -> bool {
-    current.as_ref().is_none_or(|c| version > c.version)
+/// The content hash that breaks a tie between two different records of one version and
+/// one `ts`: FNV-1a (64 bits) of the stored value's JSON, so it depends only on the
+/// content, the same in every process, version and rebuild.
+pub fn content_hash<T: Serialize>(value: &T) -> u64 {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Sets `slot` to the record an event at `version` and `ts` makes (`make`), iff it wins over
+/// the stored one: a higher version; at an equal version, a later `ts`; at an equal `ts`
+/// too, the greater [`content_hash`]. Identical content is a duplicate (stale). Every pair
+/// of records is thus ordered by what they hold, never by which arrived first.
+fn replace<T: Serialize>(
+    slot: &mut Option<Versioned<T>>,
+    version: u64,
+    ts: u64,
+    make: impl FnOnce() -> T,
+) -> Outcome {
+    if let Some(current) = slot.as_ref() {
+        match (version, ts).cmp(&(current.version, current.ts)) {
+            Ordering::Less => return Outcome::Stale,
+            Ordering::Equal => {
+                let value = make();
+                if content_hash(&value) <= content_hash(&current.value) {
+                    return Outcome::Stale;
+                }
+                *slot = Some(Versioned { version, ts, value });
+                return Outcome::Applied;
+            }
+            Ordering::Greater => {}
+        }
+    }
+    *slot = Some(Versioned {
+        version,
+        ts,
+        value: make(),
+    });
+    Outcome::Applied
 }
 
 /// Applies one event to its product's state: the merge rule. The caller routes events by
@@ -72,75 +115,64 @@ pub fn apply(state: &mut ProductState, event: &Event) -> Outcome {
     }
     let (version, ts) = (event.version(), event.ts());
     match event {
-        Event::Product(p) => {
-            if !is_newer(&state.product, version) {
-                return Outcome::Stale;
-            }
-            state.product = versioned(
-                version,
-                ts,
-                match p {
-                    ProductEvent::Upsert(p) => Some(ProductBody {
-                        title: p.title.clone(),
-                        description: p.description.clone(),
-                        brand: p.brand.clone(),
-                        category: p.category.clone(),
-                        attributes: ProductBody::store_attributes(&p.attributes),
-                    }),
-                    ProductEvent::Delete(_) => None,
-                },
-            );
-        }
+        Event::Product(p) => replace(&mut state.product, version, ts, || product_body(p)),
         Event::Offer(offer) => {
             let slot = slot(state, offer.offer_id());
-            if !is_newer(&slot.offer, version) {
-                return Outcome::Stale;
-            }
-            slot.offer = versioned(
-                version,
-                ts,
-                match offer {
-                    OfferEvent::Upsert(o) => Some(OfferBody {
-                        seller_id: o.seller_id.clone(),
-                        seller_name: o.seller_name.clone(),
-                        condition: o.condition,
-                    }),
-                    OfferEvent::Delete(_) => None,
-                },
-            );
+            replace(&mut slot.offer, version, ts, || offer_body(offer))
         }
         Event::Price(p) => {
             let slot = slot(state, &p.offer_id);
-            if !is_newer(&slot.price, version) {
-                return Outcome::Stale;
-            }
-            slot.price = Some(Versioned {
-                version,
-                ts,
-                value: PriceBody {
-                    price_cents: p.price_cents,
-                    currency: p.currency.clone(),
-                    list_price_cents: p.list_price_cents,
-                },
-            });
+            replace(&mut slot.price, version, ts, || PriceBody {
+                price_cents: p.price_cents,
+                currency: p.currency.clone(),
+                list_price_cents: p.list_price_cents,
+            })
         }
         Event::Inventory(i) => {
             let slot = slot(state, &i.offer_id);
-            if !is_newer(&slot.inventory, version) {
-                return Outcome::Stale;
-            }
-            slot.inventory = Some(Versioned {
-                version,
-                ts,
-                value: i.quantity,
-            });
+            replace(&mut slot.inventory, version, ts, || i.quantity)
         }
     }
-    Outcome::Applied
 }
 
-fn versioned<T>(version: u64, ts: u64, value: T) -> Option<Versioned<T>> {
-    Some(Versioned { version, ts, value })
+/// The stored product record of an event (`None`: a tombstone).
+fn product_body(event: &ProductEvent) -> Option<ProductBody> {
+    match event {
+        ProductEvent::Upsert(p) => Some(ProductBody {
+            title: p.title.clone(),
+            description: p.description.clone(),
+            brand: p.brand.clone(),
+            category: p.category.clone(),
+            attributes: ProductBody::store_attributes(&p.attributes),
+        }),
+        ProductEvent::Delete(_) => None,
+    }
+}
+
+/// The stored offer record of an event (`None`: a tombstone).
+fn offer_body(event: &OfferEvent) -> Option<OfferBody> {
+    match event {
+        OfferEvent::Upsert(o) => Some(OfferBody {
+            seller_id: o.seller_id.clone(),
+            seller_name: o.seller_name.clone(),
+            condition: o.condition,
+        }),
+        OfferEvent::Delete(_) => None,
+    }
+}
+
+/// The [`content_hash`] of the record `event` sets (what a tie is broken by).
+pub fn event_content_hash(event: &Event) -> u64 {
+    match event {
+        Event::Product(p) => content_hash(&product_body(p)),
+        Event::Offer(o) => content_hash(&offer_body(o)),
+        Event::Price(p) => content_hash(&PriceBody {
+            price_cents: p.price_cents,
+            currency: p.currency.clone(),
+            list_price_cents: p.list_price_cents,
+        }),
+        Event::Inventory(i) => content_hash(&i.quantity),
+    }
 }
 
 fn slot<'a>(state: &'a mut ProductState, offer_id: &str) -> &'a mut OfferSlot {

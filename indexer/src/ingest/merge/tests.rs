@@ -20,8 +20,9 @@ enum Record {
     Inventory(u8, u8),
 }
 
-/// One generated event: the record, its version, and a seed that decides its content.
-/// Content is a function of (record, version), as it is at a real source.
+/// One generated event: the record, its version, and a seed that decides its content (and
+/// part of its `ts`). Two events of one record may share a version with different content
+/// (two producers, a producer bug): the ties the merge must break by content, not arrival.
 #[derive(Debug, Clone, Copy)]
 struct Op {
     record: Record,
@@ -117,19 +118,20 @@ fn arb_record() -> impl Strategy<Value = Record> {
     })
 }
 
-/// A set of events with distinct (record, version) pairs.
+/// A set of distinct events; versions are few, so many records get several events of one
+/// version (ties), some with one `ts` too.
 fn arb_event_set(max: usize) -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec((arb_record(), 0u64..8, any::<u8>()), 0..max).prop_map(|raw| {
         let mut seen = HashMap::new();
         for (record, version, seed) in raw {
-            seen.entry((record, version)).or_insert(Op {
+            seen.entry((record, version, seed)).or_insert(Op {
                 record,
                 version,
                 seed,
             });
         }
         let mut ops: Vec<Op> = seen.into_values().collect();
-        ops.sort_by_key(|op| (op.record, op.version));
+        ops.sort_by_key(|op| (op.record, op.version, op.seed));
         ops
     })
 }
@@ -157,12 +159,49 @@ fn catalog_of(ops: &[Op]) -> MergedCatalog {
         .collect()
 }
 
-/// The latest event of each record: what the merge rules say the state must hold.
+/// FNV-1a (64 bits) of the JSON of the record an event stores, written again from the
+/// rule in the module docs.
+fn model_content_hash(op: &Op) -> u64 {
+    let json = match op.event() {
+        Event::Product(ProductEvent::Upsert(p)) => serde_json::to_vec(&Some(super::ProductBody {
+            title: p.title,
+            description: p.description,
+            brand: p.brand,
+            category: p.category,
+            attributes: super::ProductBody::store_attributes(&p.attributes),
+        })),
+        Event::Product(ProductEvent::Delete(_)) | Event::Offer(OfferEvent::Delete(_)) => {
+            serde_json::to_vec(&None::<()>)
+        }
+        Event::Offer(OfferEvent::Upsert(o)) => serde_json::to_vec(&Some(super::OfferBody {
+            seller_id: o.seller_id,
+            seller_name: o.seller_name,
+            condition: o.condition,
+        })),
+        Event::Price(p) => serde_json::to_vec(&super::PriceBody {
+            price_cents: p.price_cents,
+            currency: p.currency,
+            list_price_cents: p.list_price_cents,
+        }),
+        Event::Inventory(i) => serde_json::to_vec(&i.quantity),
+    }
+    .unwrap();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in json {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// The winning event of each record: what the merge rules say the state must hold (the
+/// highest version; among equal versions the latest `ts`, then the greatest content hash).
 fn winners(ops: &[Op]) -> BTreeMap<Record, Op> {
+    let rank = |op: &Op| (op.version, op.ts(), model_content_hash(op));
     let mut out: BTreeMap<Record, Op> = BTreeMap::new();
     for op in ops {
         let e = out.entry(op.record).or_insert(*op);
-        if op.version > e.version {
+        if rank(op) > rank(e) {
             *e = *op;
         }
     }
@@ -336,6 +375,52 @@ proptest! {
         for state in catalog_of(&delivery).states() {
             prop_assert_eq!(&ProductState::decode(&state.encode()).unwrap(), state);
         }
+    }
+}
+
+/// Regression (issue #14): two different events of one record with one version used to
+/// resolve to whichever arrived first, so a rebuild (one order) and the live index (another)
+/// could disagree.
+#[test]
+fn equal_versions_resolve_the_same_in_either_order() {
+    let tie = |seed: u8| Op {
+        record: Record::Price(0, 0),
+        version: 5,
+        seed,
+    };
+    // Seeds 1 and 8: one `ts` (1_051), prices 100 and 300: only the content decides.
+    let (a, b) = (tie(1), tie(8));
+    assert_eq!(a.ts(), b.ts());
+    let setup = [
+        Op {
+            record: Record::Product(0),
+            version: 1,
+            seed: 1,
+        },
+        Op {
+            record: Record::Offer(0, 0),
+            version: 1,
+            seed: 1,
+        },
+        Op {
+            record: Record::Inventory(0, 0),
+            version: 1,
+            seed: 1,
+        },
+    ];
+    let ab: Vec<Op> = setup.iter().copied().chain([a, b]).collect();
+    let ba: Vec<Op> = setup.iter().copied().chain([b, a]).collect();
+    assert_eq!(catalog_of(&ab), catalog_of(&ba));
+    assert_eq!(catalog_of(&ab).documents(), model_documents(&ab));
+    // Seeds 1 and 2: one version, `ts` 1_051 and 1_052: the later wins in either order.
+    let (early, late) = (tie(1), tie(2));
+    for order in [[early, late], [late, early]] {
+        let ops: Vec<Op> = setup.iter().copied().chain(order).collect();
+        assert_eq!(
+            catalog_of(&ops).documents()["p0"].price_cents,
+            Some(200),
+            "{order:?}"
+        );
     }
 }
 

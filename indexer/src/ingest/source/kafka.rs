@@ -26,10 +26,15 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
+use schemas::InvalidEvent;
+
+use crate::ingest::quarantine::Quarantine;
 use crate::models::{
-    InvalidRecord, Positions, RecordBatch, RecordBody, SourceRecord, TopicPartition, Topics,
+    InvalidRecord, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord, TopicPartition,
+    Topics,
 };
 use crate::telemetry::Status;
+use crate::util::panic;
 
 /// Largest batch handed to the writer at once.
 const MAX_BATCH_RECORDS: usize = 4096;
@@ -147,6 +152,8 @@ pub struct KafkaSource {
     stop: Vec<Arc<AtomicBool>>,
     /// At most this many messages per second (a rebuild's throttle), `None` for no limit.
     max_rate: Option<u64>,
+    /// Poison events to set aside.
+    quarantine: Arc<Quarantine>,
 }
 
 impl KafkaSource {
@@ -172,12 +179,19 @@ impl KafkaSource {
             tx,
             stop,
             max_rate: None,
+            quarantine: Arc::default(),
         })
     }
 
     /// Limits the consume rate (a throttled rebuild).
     pub fn with_max_rate(mut self, max_rate: Option<u64>) -> KafkaSource {
         self.max_rate = max_rate.filter(|r| *r > 0);
+        self
+    }
+
+    /// Sets aside the poison events of `quarantine`.
+    pub fn with_quarantine(mut self, quarantine: Arc<Quarantine>) -> KafkaSource {
+        self.quarantine = quarantine;
         self
     }
 
@@ -280,7 +294,32 @@ impl KafkaSource {
             );
             return None;
         };
-        let body = match schemas::decode(kind, message.payload()) {
+        let at = RecordAt::new(
+            TopicPartition::new(message.topic(), message.partition()),
+            message.offset(),
+        );
+        let decoded = match self.quarantine.set_aside(&at) {
+            Some((crashes, panic)) => {
+                tracing::warn!(topic = message.topic(), partition = message.partition(), offset = message.offset(), crashes, "poison event set aside: dead-lettered as crashed_pipeline");
+                Err(InvalidEvent::CrashedPipeline { crashes, panic })
+            }
+            None => panic::catch(|| {
+                if let Some(key) = message.key() {
+                    panic::failpoint("ingest::decode", &String::from_utf8_lossy(key));
+                }
+                schemas::decode(kind, message.payload())
+            })
+            .unwrap_or_else(
+                |caught| {
+                    tracing::error!(topic = message.topic(), partition = message.partition(), offset = message.offset(), panic = %caught, "decoding an event panicked; dead-lettered as crashed_pipeline");
+                    Err(InvalidEvent::CrashedPipeline {
+                        crashes: 1,
+                        panic: caught.to_string(),
+                    })
+                },
+            ),
+        };
+        let body = match decoded {
             Ok(event) => RecordBody::Event(event),
             Err(error) => RecordBody::Invalid(Box::new(InvalidRecord {
                 key: message.key().map(<[u8]>::to_vec),

@@ -29,12 +29,15 @@ use self::lookup::StateLookup;
 use self::pending::{Pending, Sample};
 use crate::ingest::dead_letters::{Confirmed, DeadLetter, DeadLetters, DlqError};
 use crate::ingest::merge::{self, Outcome};
+use crate::ingest::pipeline::PipelinePanic;
 use crate::ingest::source::GroupCommitter;
 use crate::models::{
-    CommitTrigger, PerKind, Positions, RecordBatch, RecordBody, SourceRecord, Topics,
+    CommitTrigger, PerKind, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord,
+    TopicPartition, Topics,
 };
 use crate::telemetry::{EventCounters, Metrics, Status};
 use crate::util::now_ms;
+use crate::util::panic;
 
 /// Products sent ahead per step while idle (small: a new batch must not wait long).
 const SEND_AHEAD_STEP: usize = 64;
@@ -48,6 +51,9 @@ pub enum WriterError {
     /// Dead letters could not be confirmed.
     #[error("dead-letter topic: {0}")]
     Dlq(#[from] DlqError),
+    /// Processing a record panicked.
+    #[error("{0}")]
+    Panicked(Box<PipelinePanic>),
 }
 
 /// The writer's limits.
@@ -202,11 +208,32 @@ impl Writer {
         }
     }
 
-    /// Applies a batch of records.
+    /// Applies a batch of records. A panic is returned with the record it happened at
+    /// (the states it was changing are thrown away with the incarnation).
     pub fn process_batch(&mut self, batch: RecordBatch) -> Result<(), WriterError> {
         self.states.refresh(&self.handles.live);
-        for record in batch {
-            self.process(record)?;
+        let mut at = None;
+        let processed = panic::catch(|| {
+            for record in batch {
+                at = Some((record.kind, record.partition, record.offset));
+                self.process(record)?;
+            }
+            Ok::<(), WriterError>(())
+        });
+        match processed {
+            Ok(result) => result?,
+            Err(caught) => {
+                let at = at.map(|(kind, partition, offset)| {
+                    RecordAt::new(
+                        TopicPartition::new(self.handles.topics.topic(kind), partition),
+                        offset,
+                    )
+                });
+                return Err(WriterError::Panicked(Box::new(PipelinePanic {
+                    at,
+                    caught,
+                })));
+            }
         }
         self.handles.status.set_processed(&self.positions);
         Ok(())
@@ -223,6 +250,7 @@ impl Writer {
                 let state = self
                     .pending
                     .state_mut(event.product_id(), || states.take(live, event.product_id()))?;
+                panic::failpoint("ingest::apply", event.product_id());
                 match merge::apply(state, event) {
                     Outcome::Applied => {
                         let sample = Sample {

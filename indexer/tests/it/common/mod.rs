@@ -329,6 +329,16 @@ pub fn indexer_binary() -> &'static str {
 impl Indexer {
     /// Starts `indexer run` on `kafka` with `data_dir`, and waits until it listens.
     pub fn start(kafka: &TestKafka, data_dir: &Path, extra: &[&str]) -> Indexer {
+        Indexer::start_with_env(kafka, data_dir, extra, &[])
+    }
+
+    /// [`Indexer::start`] with environment variables (e.g. `FAILPOINTS`).
+    pub fn start_with_env(
+        kafka: &TestKafka,
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Indexer {
         let mut cmd = Command::new(indexer_binary());
         cmd.arg("run")
             .args(kafka.args())
@@ -337,6 +347,7 @@ impl Indexer {
             .args(["--listen", "127.0.0.1:0", "--commit-interval-ms", "200"])
             .args(extra)
             .env("RUST_LOG", "info,tantivy=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         Indexer::spawn(cmd, data_dir)
