@@ -1,6 +1,14 @@
 //! Where a product's committed merge state is found when an event touches it: an LRU cache of
 //! recently committed states, then the index itself (the `state` stored field). Memory stays
 //! bounded by the cache size whatever the catalog size.
+//!
+//! A stored state this build cannot read (corrupt bytes, a state written by a newer
+//! version) stops the pipeline ([`LookupError::Unreadable`], naming the product): merging
+//! the next events into an empty state and committing it would silently overwrite the
+//! product with a state that lacks every record before them. The pipeline restarts and
+//! fails again at the same product until the index is rebuilt from the log (`indexer
+//! reindex --force` online, `indexer rebuild` offline), which repairs it; searches keep
+//! being served meanwhile (the product itself fails to render, as an index error).
 
 use std::num::NonZeroUsize;
 
@@ -8,7 +16,23 @@ use lru::LruCache;
 use schemas::{LiveIndex, StoredStateError};
 use tantivy::Searcher;
 
-use crate::ingest::merge::ProductState;
+use crate::ingest::merge::{DecodeStateError, ProductState};
+
+/// A committed state could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The index could not be read.
+    #[error("index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// The stored state of a product is not one this build reads.
+    #[error("the stored merge state of product {product_id:?} is unreadable ({error}); ingestion stops there rather than overwrite it with a state made of later events only; repair it by rebuilding the index from the log: `indexer reindex --force` (online) or `indexer rebuild` (offline)")]
+    Unreadable {
+        /// The product.
+        product_id: String,
+        /// Why its state does not decode.
+        error: DecodeStateError,
+    },
+}
 
 /// Committed states, cached, and the searcher they are read back with.
 pub(super) struct StateLookup {
@@ -38,7 +62,11 @@ impl StateLookup {
 
     /// The committed state of `product_id` (taken out of the cache: it is about to become
     /// pending), or a new one.
-    pub fn take(&mut self, live: &LiveIndex, product_id: &str) -> tantivy::Result<ProductState> {
+    pub fn take(
+        &mut self,
+        live: &LiveIndex,
+        product_id: &str,
+    ) -> Result<ProductState, LookupError> {
         if let Some(state) = self.cache.pop(product_id) {
             return Ok(state);
         }
@@ -52,22 +80,72 @@ impl StateLookup {
     }
 }
 
-/// Reads a product's committed merge state back from the index. An unreadable state is
-/// logged and the product starts over from its next events (recover it with a reindex).
+/// Reads a product's committed merge state back from the index (`None`: never stored). An
+/// unreadable state is an error, never an empty state (see the module docs).
 pub fn load_state(
     live: &LiveIndex,
     searcher: &Searcher,
     product_id: &str,
-) -> tantivy::Result<Option<ProductState>> {
+) -> Result<Option<ProductState>, LookupError> {
     let Some(addr) = live.find_product(searcher, product_id)? else {
         return Ok(None);
     };
     match live.stored_state(searcher, addr) {
         Ok(state) => Ok(Some(state)),
-        Err(StoredStateError::Index(e)) => Err(e),
-        Err(StoredStateError::Decode(e)) => {
-            tracing::error!(product_id, error = %e, "stored merge state unreadable; the product starts over from the next events (reindex to recover it)");
-            Ok(None)
+        Err(StoredStateError::Index(e)) => Err(e.into()),
+        Err(StoredStateError::Decode(error)) => Err(LookupError::Unreadable {
+            product_id: product_id.to_owned(),
+            error,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::TantivyDocument;
+
+    use super::*;
+    use crate::store::{create_index, serve, Generation};
+
+    /// An index holding product `p1` with `state` as its stored state bytes.
+    fn index_with_state(dir: &std::path::Path, state: &[u8]) -> LiveIndex {
+        let index = create_index(dir).unwrap();
+        let live = serve(index, dir.to_owned(), Generation::FIRST).unwrap();
+        let mut writer = live.index.writer_with_num_threads(1, 15 << 20).unwrap();
+        let mut doc = TantivyDocument::default();
+        doc.add_text(live.fields.product_id, "p1");
+        doc.add_bytes(live.fields.state, state);
+        writer.add_document(doc).unwrap();
+        writer.commit().unwrap();
+        live.reader.reload().unwrap();
+        live
+    }
+
+    /// Regression (issue #14): an unreadable state used to be logged and replaced by an
+    /// empty one, which the next commit wrote over the product.
+    #[test]
+    fn an_unreadable_state_is_an_error_naming_the_product_never_an_empty_state() {
+        for (bytes, what) in [
+            (&[99u8, 1, 2][..], "a state format from a newer version"),
+            (&[2u8, 0xff, 0xff, 0xff][..], "corrupt bytes"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let live = index_with_state(dir.path(), bytes);
+            let mut lookup = StateLookup::new(&live, 16);
+            match lookup.take(&live, "p1") {
+                Err(LookupError::Unreadable { product_id, .. }) => assert_eq!(product_id, "p1"),
+                other => panic!("{what}: {other:?}"),
+            }
+            let error = lookup.take(&live, "p1").unwrap_err().to_string();
+            assert!(
+                error.contains("\"p1\"") && error.contains("indexer reindex --force"),
+                "{error}"
+            );
+            assert_eq!(
+                lookup.take(&live, "p2").unwrap(),
+                ProductState::new("p2"),
+                "a product never stored starts empty"
+            );
         }
     }
 }

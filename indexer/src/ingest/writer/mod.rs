@@ -25,6 +25,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use schemas::LiveIndex;
 use tantivy::IndexWriter;
 
+pub use self::lookup::LookupError;
 use self::lookup::StateLookup;
 use self::pending::{Pending, Sample};
 use crate::ingest::dead_letters::{Confirmed, DeadLetter, DeadLetters, DlqError};
@@ -48,6 +49,9 @@ pub enum WriterError {
     /// The index could not be written or read.
     #[error("index: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    /// A product's committed state could not be read.
+    #[error(transparent)]
+    State(#[from] LookupError),
     /// Dead letters could not be confirmed.
     #[error("dead-letter topic: {0}")]
     Dlq(#[from] DlqError),
