@@ -33,6 +33,12 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
+    /// Make this generation (e.g. `gen-000003`) the live index before starting: the repair
+    /// of a data directory whose CURRENT file is missing or unreadable (the start refuses
+    /// and lists the generations found). Checked: it must exist and be complete.
+    #[arg(long, value_name = "GEN")]
+    pub generation: Option<String>,
+
     /// Address of the HTTP API.
     #[arg(long, env = "INDEXER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

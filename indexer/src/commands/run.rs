@@ -145,6 +145,9 @@ impl Service {
         let topics = Topics::from(&args.kafka);
         let store = IndexStore::new(&args.data_dir)?;
         let lock = store.lock()?;
+        if let Some(generation) = &args.generation {
+            store.choose(generation)?;
+        }
         let index = SharedIndex::new(store.open_serving()?);
 
         let mut registry = Registry::default();

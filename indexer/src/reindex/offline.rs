@@ -9,7 +9,7 @@ use super::rebuild::{check_log, remaining, Rebuild};
 use super::ReindexError;
 use crate::ingest::PipelineSettings;
 use crate::models::Positions;
-use crate::store::{self, Generation, IndexStore};
+use crate::store::{self, IndexStore};
 
 /// Rebuilds the index of a data directory with the service stopped, up to the end of the
 /// log as it is when the rebuild starts, then makes it the live index. `on_progress` gets
@@ -21,11 +21,10 @@ pub fn rebuild_offline(
     mut on_progress: impl FnMut(u64, i64),
 ) -> Result<PathBuf, ReindexError> {
     let store = IndexStore::new(data_dir)?;
-    let removed = store.remove_leftovers()?;
-    if !removed.is_empty() {
-        let removed: Vec<String> = removed.iter().map(Generation::to_string).collect();
-        tracing::warn!(?removed, "removed leftover index directories");
-    }
+    store.remove_leftovers()?.log();
+    // The generation this rebuild replaces (none in a new directory, or when CURRENT is
+    // missing: a rebuild is also how a data directory without CURRENT is repaired).
+    let previous = store.current_name().ok().flatten();
     let (bounds, warnings) = check_log(settings, force)?;
     for w in &warnings {
         tracing::warn!("{w}");
@@ -56,12 +55,22 @@ pub fn rebuild_offline(
         }
         let (new_index, _) = rebuild.finish()?;
         drop(new_index);
+        store.mark_complete(generation)?;
         store.make_current(generation)?;
-        store.remove_leftovers()?;
         Ok(store.path_of(generation))
     })();
-    if result.is_err() {
-        let _ = store.remove(generation);
+    match &result {
+        Ok(_) => {
+            if let Some(previous) = previous.filter(|p| *p != generation) {
+                store.mark_retired(previous)?;
+                store.remove(previous)?;
+            }
+        }
+        Err(_) => {
+            if let Err(e) = store.remove(generation) {
+                tracing::warn!(error = %e, generation = %generation, "cannot remove the abandoned rebuild");
+            }
+        }
     }
     result
 }

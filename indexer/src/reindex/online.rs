@@ -296,10 +296,18 @@ impl Reindexer {
     /// The switch: durable first (`CURRENT`), then what requests see; ingestion resumes on
     /// the new index.
     fn swap(&self, generation: Generation, new_index: Arc<LiveIndex>) -> Result<(), Box<Abort>> {
-        if let Err(e) = self.store.make_current(generation) {
+        if let Err(e) = self
+            .store
+            .mark_complete(generation)
+            .and_then(|()| self.store.make_current(generation))
+        {
             return Err(abort(None, true, e.into()));
         }
         let old = self.index.swap(new_index);
+        let retired = Generation::from_number(old.generation);
+        if let Err(e) = self.store.mark_retired(retired) {
+            tracing::warn!(error = %e, generation = %retired, "cannot mark the swapped-out index for deletion; it is kept at the next start");
+        }
         old.retire();
         drop(old);
         self.control.resume();

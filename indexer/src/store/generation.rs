@@ -18,6 +18,11 @@ impl Generation {
         self.0
     }
 
+    /// The generation numbered `n` (as [`Generation::number`] and `/status` show it).
+    pub fn from_number(n: u64) -> Generation {
+        Generation(n)
+    }
+
     /// The generation after this one.
     pub fn next(self) -> Generation {
         Generation(self.0 + 1)

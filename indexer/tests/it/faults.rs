@@ -370,3 +370,111 @@ fn an_event_whose_decoding_panics_is_dead_lettered_without_a_restart() {
     );
     assert_eq!(indexer.get("/products/p-poison").0, 404);
 }
+
+/// Runs `indexer run` on `dir` expecting it to refuse to start: its exit status and stderr
+/// (killed after 60 s if it starts instead).
+fn run_expecting_refusal(kafka: &TestKafka, dir: &std::path::Path) -> (bool, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::common::indexer_binary())
+        .arg("run")
+        .args(kafka.args())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = wait_for(Duration::from_secs(60), || child.try_wait().ok().flatten());
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    (exited.is_some_and(|s| !s.success()), stderr)
+}
+
+#[test]
+fn a_missing_current_refuses_to_start_names_the_generations_and_deletes_nothing() {
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    produce_product(&kafka, "p-kept");
+    kafka.flush();
+    assert!(searchable(&indexer, "p-kept", Duration::from_secs(30)));
+    indexer.terminate();
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+
+    let (refused, stderr) = run_expecting_refusal(&kafka, dir.path());
+    assert!(refused, "started without CURRENT: {stderr}");
+    assert!(
+        stderr.contains("CURRENT is missing")
+            && stderr.contains("gen-000001 (complete)")
+            && stderr.contains("--generation gen-000001"),
+        "{stderr}"
+    );
+    assert!(
+        dir.path().join("indexes/gen-000001").is_dir(),
+        "the generation is not deleted"
+    );
+    assert!(!dir.path().join("indexes/gen-000002").exists());
+
+    let indexer = Indexer::start(&kafka, dir.path(), &["--generation", "gen-000001"]);
+    assert_eq!(
+        indexer.get("/products/p-kept").0,
+        200,
+        "the index is intact"
+    );
+    assert_eq!(indexer.status()["index"]["generation"].as_u64(), Some(1));
+}
+
+#[test]
+fn a_failed_sync_after_current_was_switched_keeps_the_generation_current_names() {
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    const TOKEN: &str = "fault-test-admin-token";
+    // Every sync of the data directory after CURRENT is renamed fails.
+    let indexer = Indexer::start_with_env(
+        &kafka,
+        dir.path(),
+        &["--admin-token", TOKEN],
+        &[("FAILPOINTS", "store::current_synced=return")],
+    );
+    produce_product(&kafka, "p-swapped");
+    kafka.flush();
+    assert!(searchable(&indexer, "p-swapped", Duration::from_secs(30)));
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}/admin/reindex", indexer.url);
+    let started = client.post(&url).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(started.status().as_u16(), 202);
+    let done = wait_for(Duration::from_secs(60), || {
+        let body: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(TOKEN)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        matches!(body["state"].as_str(), Some("done" | "failed")).then_some(body)
+    })
+    .expect("the reindex ends");
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    assert!(
+        dir.path().join("indexes").join(current.trim()).is_dir(),
+        "CURRENT names {current}, which must exist (reindex: {done})"
+    );
+    assert_eq!(done["state"], "done", "the switch happened: {done}");
+    assert_eq!(indexer.get("/products/p-swapped").0, 200);
+    indexer.terminate();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    assert_eq!(
+        indexer.get("/products/p-swapped").0,
+        200,
+        "after a restart too"
+    );
+    assert_eq!(indexer.status()["index"]["generation"].as_u64(), Some(2));
+}
