@@ -427,6 +427,18 @@ impl Event {
         }
     }
 
+    /// Replaces the source timestamp (the indexer clamps implausible ones).
+    pub fn set_ts(&mut self, ts: u64) {
+        match self {
+            Event::Product(ProductEvent::Upsert(e)) => e.ts = ts,
+            Event::Product(ProductEvent::Delete(e)) => e.ts = ts,
+            Event::Offer(OfferEvent::Upsert(e)) => e.ts = ts,
+            Event::Offer(OfferEvent::Delete(e)) => e.ts = ts,
+            Event::Price(e) => e.ts = ts,
+            Event::Inventory(e) => e.ts = ts,
+        }
+    }
+
     /// The wire form: the JSON a producer publishes for this event.
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: every map key is a string and every number is

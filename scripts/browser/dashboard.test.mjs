@@ -217,8 +217,13 @@ test('the tiles show the figures of /status', { timeout: TEST_MS }, async () => 
     const status = served.get('/status');
     const ready = await tile('ready');
     assert.equal(ready.data, String(status.ready));
-    assert.equal(ready.value, status.ready ? 'Ready' : 'Not ready');
+    const problems = status.ingestion.problems;
+    assert.equal(
+      ready.value,
+      !status.ready ? 'Not ready' : problems.length > 0 ? 'Degraded' : 'Ready',
+    );
     if (!status.ready) assert.match(ready.detail, new RegExp(status.not_ready.reason));
+    for (const p of problems) assert.match(ready.detail, new RegExp(p.reason));
 
     const slo = await tile('slo');
     assert.equal(slo.breached, String(status.slo.breached));

@@ -125,15 +125,28 @@
   function renderTiles(status, history) {
     lastStatus = status;
     const notReady = status.not_ready;
-    const ready = setTile('ready', status.ready
-      ? { value: 'Ready', detail: 'Serving and keeping up', tone: 'ok', data: true }
-      : {
+    // /ready is about serving; ingestion problems make a serving indexer "Degraded".
+    const problems = (status.ingestion && status.ingestion.problems) || [];
+    let readiness;
+    if (!status.ready) {
+      readiness = {
         value: 'Not ready',
         detail: notReady ? `${notReady.reason}: ${notReady.message}` : 'reason unknown',
         tone: 'bad',
         data: false,
-      });
-    ready.dataset.reason = notReady ? notReady.reason : '';
+      };
+    } else if (problems.length > 0) {
+      readiness = {
+        value: 'Degraded',
+        detail: `Serving; ingestion: ${problems.map((p) => `${p.reason}: ${p.message}`).join(' · ')}`,
+        tone: 'warn',
+        data: true,
+      };
+    } else {
+      readiness = { value: 'Ready', detail: 'Serving and keeping up', tone: 'ok', data: true };
+    }
+    const ready = setTile('ready', readiness);
+    ready.dataset.reason = notReady ? notReady.reason : (problems[0] ? problems[0].reason : '');
 
     const slo = status.slo;
     if (!slo) {

@@ -19,6 +19,7 @@ use crate::ops::{Canary, CanaryStatus, History, HISTORY_INTERVAL};
 use crate::reindex::{Reindexer, ReindexerParts};
 use crate::store::{DataDirLock, IndexStore, StoreError};
 use crate::telemetry::{CanaryMetrics, Metrics, ReindexMetrics, Slo, Status};
+use crate::util::now_ms;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +228,7 @@ impl Service {
         let history = self.history.clone();
         let status = self.state.status.clone();
         let ready_gauge = self.state.metrics.ready.clone();
+        let ingestion_gauge = self.state.metrics.ingestion_healthy.clone();
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
@@ -234,6 +236,7 @@ impl Service {
                 ticker.tick().await;
                 history.sample(&status);
                 ready_gauge.set(i64::from(status.readiness().is_ok()));
+                ingestion_gauge.set(i64::from(status.ingestion_problems().is_empty()));
             }
         });
     }
@@ -280,6 +283,7 @@ impl Service {
         if let Some(canary) = canary {
             tokio::spawn(canary.run());
         }
+        let stopping = state.status.clone();
         let pipeline_thread = std::thread::Builder::new()
             .name("pipeline".to_owned())
             .spawn(move || pipeline.supervise())
@@ -288,6 +292,7 @@ impl Service {
             super::wait_for_signal().await;
             tracing::info!("stop requested: committing and shutting down");
             shutdown.store(true, Ordering::Relaxed);
+            stopping.set_stopping();
             // Serve until the pipeline's final commit is done.
             let _ = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
         });
@@ -295,6 +300,15 @@ impl Service {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The banner's example: a kcat command producing an inventory event stamped `now_ms` (a
+/// `ts` of 0 would be a 56-year-old change: clamped, counted as clock skew).
+fn example_event_line(brokers: &str, topics: &Topics, now_ms: u64) -> String {
+    format!(
+        "produce an event: echo '{{\"offer_id\":\"o1\",\"product_id\":\"p1\",\"version\":1,\"ts\":{now_ms},\"quantity\":5}}' | kcat -b {brokers} -t {} -k p1 -P",
+        topics.topic(schemas::EventKind::Inventory)
+    )
 }
 
 /// [`run`], calling `hook` on a thread of its own once the HTTP server listens.
@@ -322,8 +336,31 @@ fn print_banner(brokers: &str, embedded: bool, http: SocketAddr, topics: &Topics
     };
     println!("indexer listening on http://{http}");
     println!("kafka {mode}: {brokers}");
-    println!(
-        "produce an event: echo '{{\"offer_id\":\"o1\",\"product_id\":\"p1\",\"version\":1,\"ts\":0,\"quantity\":5}}' | kcat -b {brokers} -t {} -k p1 -P",
-        topics.topic(schemas::EventKind::Inventory)
-    );
+    println!("{}", example_event_line(brokers, topics, now_ms()));
+}
+
+#[cfg(test)]
+mod tests {
+    use schemas::EventKind;
+
+    use super::*;
+    use crate::models::PerKind;
+
+    /// Regression (issue #14): the banner's example event had `"ts":0`, a 56-year-old
+    /// change that breached the freshness objective by itself.
+    #[test]
+    fn the_banner_example_is_a_valid_event_stamped_now() {
+        let topics = Topics {
+            events: PerKind::from_fn(|k| format!("catalog.{}", k.as_str())),
+            dlq: "catalog.dlq".to_owned(),
+        };
+        let line = example_event_line("127.0.0.1:9092", &topics, 1_764_201_900_000);
+        let json = line
+            .split('\'')
+            .nth(1)
+            .expect("the event is between single quotes");
+        let event = schemas::decode(EventKind::Inventory, Some(json.as_bytes())).unwrap();
+        assert_eq!(event.ts(), 1_764_201_900_000);
+        assert!(line.contains("-t catalog.inventory"), "{line}");
+    }
 }

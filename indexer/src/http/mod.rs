@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
     let ops = Router::new()
         .route("/health", get(operator::health))
         .route("/ready", get(operator::ready))
+        .route("/health/ingestion", get(operator::ingestion_health))
         .route("/status", get(operator::status))
         .route("/status/history", get(operator::history))
         .route("/metrics", get(operator::metrics))

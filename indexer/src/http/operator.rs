@@ -30,16 +30,37 @@ pub struct StatusReport {
     pub freshness: FreshnessReport,
     /// The live index.
     pub index: IndexStatus,
+    /// Whether ingestion is healthy, and what is wrong with it.
+    pub ingestion: IngestionReport,
     /// The cluster and every partition's position.
     pub kafka: KafkaReport,
-    /// Why the indexer is not ready (`null` when ready).
+    /// Why the indexer cannot serve (`null` when it serves).
     pub not_ready: Option<NotReady>,
-    /// Whether `/ready` answers 200.
+    /// Whether `/ready` answers 200 (the index is served).
     pub ready: bool,
     /// The current or last rebuild, in short.
     pub reindex: ReindexSummary,
     /// The freshness objective (`null` without one).
     pub slo: Option<SloState>,
+}
+
+/// The ingestion side of `/status`, and the body of `/health/ingestion`.
+#[derive(Debug, Serialize)]
+pub struct IngestionReport {
+    /// No problem.
+    pub healthy: bool,
+    /// Every problem, most fundamental first.
+    pub problems: Vec<NotReady>,
+}
+
+impl IngestionReport {
+    fn of(status: &Status) -> IngestionReport {
+        let problems = status.ingestion_problems();
+        IngestionReport {
+            healthy: problems.is_empty(),
+            problems,
+        }
+    }
 }
 
 /// The Kafka side of `/status`.
@@ -98,6 +119,7 @@ impl StatusReport {
                 source: Freshness::report(&s.freshness.source, now),
             },
             index: s.index(),
+            ingestion: IngestionReport::of(s),
             kafka: KafkaReport {
                 brokers: s.brokers.clone(),
                 connected: s.is_connected(),
@@ -125,13 +147,15 @@ pub(super) async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /ready`: 200 when the index is open, Kafka answers and the index is not behind the
-/// log for longer than the freshness target; 503 with the reason otherwise.
+/// `GET /ready`: 200 while the index is served (whatever ingestion does; its problems are
+/// listed, with `degraded: true`), 503 while starting or stopping.
 pub(super) async fn ready(State(state): State<AppState>) -> Response {
     match state.status.readiness() {
         Ok(()) => {
             state.metrics.ready.set(1);
-            Json(json!({ "ready": true })).into_response()
+            let problems = state.status.ingestion_problems();
+            Json(json!({ "ready": true, "degraded": !problems.is_empty(), "problems": problems }))
+                .into_response()
         }
         Err(not_ready) => {
             state.metrics.ready.set(0);
@@ -141,6 +165,31 @@ pub(super) async fn ready(State(state): State<AppState>) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+/// `GET /health/ingestion`: 200 when ingestion is healthy (pipeline running, Kafka
+/// reachable, not lagging past the freshness target, freshness SLO met, no dead letter
+/// waiting); 503 with the first `reason` and every problem otherwise. For alerts and
+/// dashboards, not for load balancers (`/ready` is theirs).
+pub(super) async fn ingestion_health(State(state): State<AppState>) -> Response {
+    let report = IngestionReport::of(&state.status);
+    state
+        .metrics
+        .ingestion_healthy
+        .set(i64::from(report.healthy));
+    match report.problems.first() {
+        None => Json(json!({ "healthy": true, "problems": [] })).into_response(),
+        Some(first) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "healthy": false,
+                "reason": first.reason,
+                "message": first.message,
+                "problems": report.problems,
+            })),
+        )
+            .into_response(),
     }
 }
 

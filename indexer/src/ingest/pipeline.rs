@@ -337,6 +337,8 @@ impl Pipeline {
     /// Runs incarnations until shutdown, restarting failed ones with exponential backoff,
     /// and holding while paused.
     pub fn supervise(&self) {
+        // The index is open: it is served whatever ingestion does from here on.
+        self.status.set_serving();
         let mut backoff = Duration::from_millis(500);
         loop {
             self.control.wait_until_running(&self.shutdown);

@@ -148,11 +148,17 @@ impl Freshness {
     }
 
     /// Records one commit's samples: `(source_ms, pipeline_ms)` pairs.
-    pub fn record(&self, now: Instant, samples: impl IntoIterator<Item = (u64, Option<u64>)>) {
+    pub fn record(
+        &self,
+        now: Instant,
+        samples: impl IntoIterator<Item = (Option<u64>, Option<u64>)>,
+    ) {
         let mut source = lock(&self.source);
         let mut pipeline = lock(&self.pipeline);
         for (s, p) in samples {
-            source.record(now, s);
+            if let Some(s) = s {
+                source.record(now, s);
+            }
             if let Some(p) = p {
                 pipeline.record(now, p);
             }

@@ -108,6 +108,23 @@ pub struct DlqFailureLabels {
     pub reason: DlqFailureReason,
 }
 
+/// Which way an event's `ts` was implausible.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum SkewDirection {
+    /// Ahead of its Kafka timestamp.
+    future,
+    /// Far behind it.
+    past,
+}
+
+/// Labels of `indexer_clock_skew_events_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkewLabels {
+    /// Which way.
+    pub direction: SkewDirection,
+}
+
 /// Labels of `indexer_reindexes_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -158,6 +175,10 @@ pub struct Metrics {
     pub kafka_connected: Gauge,
     /// `indexer_ready`.
     pub ready: Gauge,
+    /// `indexer_ingestion_healthy`.
+    pub ingestion_healthy: Gauge,
+    /// `indexer_clock_skew_events_total{direction}`.
+    pub clock_skew: Family<SkewLabels, Counter>,
     /// `indexer_dlq_failures_total{reason}`.
     pub dlq_failures: Family<DlqFailureLabels, Counter>,
     /// `indexer_dlq_pending`.
@@ -185,6 +206,8 @@ impl Metrics {
             pipeline_restarts: Counter::default(),
             kafka_connected: Gauge::default(),
             ready: Gauge::default(),
+            ingestion_healthy: Gauge::default(),
+            clock_skew: Family::default(),
             dlq_failures: Family::default(),
             dlq_pending: Gauge::default(),
         };
@@ -250,8 +273,18 @@ impl Metrics {
         );
         registry.register(
             "indexer_ready",
-            "1 when /ready answers 200, 0 otherwise",
+            "1 when /ready answers 200 (the index is served), 0 otherwise",
             m.ready.clone(),
+        );
+        registry.register(
+            "indexer_ingestion_healthy",
+            "1 when /health/ingestion answers 200 (pipeline running, Kafka reachable, not lagging, freshness SLO met), 0 otherwise",
+            m.ingestion_healthy.clone(),
+        );
+        registry.register(
+            "indexer_clock_skew_events",
+            "Events whose ts was implausible against their Kafka timestamp (over 5 min ahead, or over a year behind), clamped to it, by direction",
+            m.clock_skew.clone(),
         );
         registry.register(
             "indexer_dlq_failures",
@@ -279,6 +312,9 @@ impl Metrics {
         }
         for trigger in CommitTrigger::ALL {
             let _ = self.commits.get_or_create(&TriggerLabels { trigger });
+        }
+        for direction in [SkewDirection::future, SkewDirection::past] {
+            let _ = self.clock_skew.get_or_create(&SkewLabels { direction });
         }
         for reason in [DlqFailureReason::too_large, DlqFailureReason::rejected] {
             let _ = self

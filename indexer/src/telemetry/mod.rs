@@ -13,7 +13,7 @@ mod status;
 pub use freshness::{Freshness, WindowReport};
 pub use metrics::{
     render, CanaryMetrics, DlqFailureLabels, DlqFailureReason, EventCounters, Metrics,
-    ReindexMetrics, ReindexOutcome, TriggerLabels,
+    ReindexMetrics, ReindexOutcome, SkewDirection, SkewLabels, TriggerLabels,
 };
 pub use slo::{Slo, SloState};
 pub use status::{

@@ -98,15 +98,15 @@ mod tests {
             !state.breached && state.p99_ms.is_none(),
             "no data is no breach"
         );
-        freshness.record(t0, (0..100).map(|_| (100, Some(100))));
+        freshness.record(t0, (0..100).map(|_| (Some(100), Some(100))));
         assert!(!slo.evaluate(&freshness, t0).breached);
-        freshness.record(t0, (0..10).map(|_| (5_000, Some(5_000))));
+        freshness.record(t0, (0..10).map(|_| (Some(5_000), Some(5_000))));
         let state = slo.evaluate(&freshness, t0);
         assert!(state.breached, "{state:?}");
         assert_eq!(state.samples, 110);
         // The slow changes leave the window: met again.
         let later = t0 + Duration::from_secs(45);
-        freshness.record(later, (0..10).map(|_| (100, Some(100))));
+        freshness.record(later, (0..10).map(|_| (Some(100), Some(100))));
         assert!(!slo.evaluate(&freshness, later).breached);
     }
 }

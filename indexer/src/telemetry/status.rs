@@ -1,7 +1,7 @@
 //! Live state shared by the pipeline stages and the HTTP endpoints (`/status`, `/ready`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -147,14 +147,27 @@ pub struct DlqHealth {
     pub producer_recreated: u64,
 }
 
-/// Why the indexer is not ready.
+/// Why the indexer cannot serve (`/ready`), or why ingestion is unhealthy
+/// (`/health/ingestion`, and `/ready`'s `degraded` reasons).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NotReady {
-    /// Stable code: `pipeline_failed`, `starting`, `kafka_unreachable`, `lagging`,
-    /// `freshness_slo_breached`.
+    /// Stable code. Serving: `starting`, `stopping`. Ingestion: `pipeline_failed`,
+    /// `kafka_unreachable`, `lagging`, `freshness_slo_breached`, `dead_letters_waiting`.
     pub reason: &'static str,
     /// What is wrong, for people.
     pub message: String,
+}
+
+/// Where serving stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum ServingState {
+    /// The pipeline has not made its first attempt yet.
+    Starting = 0,
+    /// Searches are served from the index.
+    Serving = 1,
+    /// A stop was requested: draining.
+    Stopping = 2,
 }
 
 /// Everything the stages report and the endpoints read.
@@ -177,6 +190,7 @@ pub struct Status {
     kafka_error: Mutex<Option<String>>,
     pipeline_error: Mutex<Option<String>>,
     pipeline_running: AtomicBool,
+    serving: AtomicU8,
     dead_letters: Mutex<DlqHealth>,
     partitions: Mutex<BTreeMap<TopicPartition, PartitionPosition>>,
     index: Mutex<IndexStatus>,
@@ -204,6 +218,7 @@ impl Status {
             kafka_error: Mutex::new(None),
             pipeline_error: Mutex::new(None),
             pipeline_running: AtomicBool::new(false),
+            serving: AtomicU8::new(ServingState::Starting as u8),
             dead_letters: Mutex::new(DlqHealth::default()),
             partitions: Mutex::new(BTreeMap::new()),
             index: Mutex::new(IndexStatus::default()),
@@ -240,8 +255,28 @@ impl Status {
         lock(&self.kafka_error).clone()
     }
 
+    /// The supervisor is about to make its first attempt: the index is open and served,
+    /// whatever ingestion does next.
+    pub fn set_serving(&self) {
+        let _ = self.serving.compare_exchange(
+            ServingState::Starting as u8,
+            ServingState::Serving as u8,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A stop was requested: `/ready` answers 503 so that balancers drain the instance.
+    pub fn set_stopping(&self) {
+        self.serving
+            .store(ServingState::Stopping as u8, Ordering::Relaxed);
+    }
+
     /// Records whether the ingestion pipeline runs (running clears its last error).
     pub fn set_pipeline_running(&self, running: bool) {
+        if running {
+            self.set_serving();
+        }
         self.pipeline_running.store(running, Ordering::Relaxed);
         if running {
             *lock(&self.pipeline_error) = None;
@@ -390,16 +425,35 @@ impl Status {
         lock(&self.index).clone()
     }
 
-    /// `Ok` when the indexer should receive traffic, else the reason.
+    /// `Ok` when the indexer can serve searches (the index is open and served): what
+    /// `/ready` answers, for load balancers. Ingestion trouble (Kafka down, lag, a late
+    /// producer clock) never takes an instance out of the balancer: every replica would
+    /// leave at once while each could serve its index ([`Status::ingestion_problems`]).
     pub fn readiness(&self) -> Result<(), NotReady> {
+        match self.serving.load(Ordering::Relaxed) {
+            s if s == ServingState::Serving as u8 => Ok(()),
+            s if s == ServingState::Stopping as u8 => Err(NotReady {
+                reason: "stopping",
+                message: "the indexer is stopping".to_owned(),
+            }),
+            _ => Err(NotReady {
+                reason: "starting",
+                message: "the indexer is starting".to_owned(),
+            }),
+        }
+    }
+
+    /// Everything wrong with ingestion, most fundamental first (empty: healthy): what
+    /// `/health/ingestion` answers and `/ready` lists as `degraded`.
+    pub fn ingestion_problems(&self) -> Vec<NotReady> {
+        let mut problems = Vec::new();
         if let Some(error) = lock(&self.pipeline_error).clone() {
-            return Err(NotReady {
+            problems.push(NotReady {
                 reason: "pipeline_failed",
                 message: format!("ingestion pipeline failed and is restarting: {error}"),
             });
-        }
-        if !self.pipeline_running.load(Ordering::Relaxed) {
-            return Err(NotReady {
+        } else if !self.pipeline_running.load(Ordering::Relaxed) {
+            problems.push(NotReady {
                 reason: "starting",
                 message: "ingestion pipeline is starting".to_owned(),
             });
@@ -408,14 +462,14 @@ impl Status {
             let detail = self
                 .kafka_error()
                 .unwrap_or_else(|| "no answer yet".to_owned());
-            return Err(NotReady {
+            problems.push(NotReady {
                 reason: "kafka_unreachable",
                 message: format!("kafka cluster {} is unreachable: {detail}", self.brokers),
             });
         }
         let behind = self.behind_for();
         if behind > self.freshness_target {
-            return Err(NotReady {
+            problems.push(NotReady {
                 reason: "lagging",
                 message: format!(
                     "index is {} messages behind the log and has been for {:.1}s (target {:.1}s)",
@@ -426,7 +480,7 @@ impl Status {
             });
         }
         if let Some(slo) = self.slo_state().filter(|s| s.breached) {
-            return Err(NotReady {
+            problems.push(NotReady {
                 reason: "freshness_slo_breached",
                 message: format!(
                     "degraded: freshness p99 is {} ms over the last {} s, objective {} ms",
@@ -436,7 +490,17 @@ impl Status {
                 ),
             });
         }
-        Ok(())
+        let dead_letters = self.dead_letters();
+        if let (true, Some(trouble)) = (dead_letters.pending > 0, &dead_letters.error) {
+            problems.push(NotReady {
+                reason: "dead_letters_waiting",
+                message: format!(
+                    "{} dead letters wait ({}): {}",
+                    dead_letters.pending, trouble.code, trouble.message
+                ),
+            });
+        }
+        problems
     }
 }
 
@@ -479,19 +543,43 @@ mod tests {
         assert_eq!(s.total_lag(), 30);
     }
 
+    fn reasons(s: &Status) -> Vec<&'static str> {
+        s.ingestion_problems().iter().map(|p| p.reason).collect()
+    }
+
+    /// Regression (issue #14): lag, Kafka and the pipeline used to make `/ready` answer
+    /// 503, taking every replica out of the balancer at once.
     #[test]
-    fn readiness_reports_each_reason() {
+    fn ingestion_trouble_is_reported_but_never_stops_serving() {
         let s = status();
         assert_eq!(s.readiness(), Ok(()));
+        assert!(reasons(&s).is_empty());
         s.add_partition("t", 0, 0);
         s.set_watermarks("t", 0, 0, 3);
         std::thread::sleep(Duration::from_millis(2));
-        assert_eq!(s.readiness().unwrap_err().reason, "lagging");
+        assert_eq!(reasons(&s), ["lagging"]);
         s.set_connected(false, Some("all brokers down".into()));
-        let err = s.readiness().unwrap_err();
-        assert_eq!(err.reason, "kafka_unreachable");
-        assert!(err.message.contains("all brokers down"));
+        assert_eq!(reasons(&s), ["kafka_unreachable", "lagging"]);
+        assert!(s.ingestion_problems()[0]
+            .message
+            .contains("all brokers down"));
         s.set_pipeline_error("disk full".into());
-        assert_eq!(s.readiness().unwrap_err().reason, "pipeline_failed");
+        assert_eq!(
+            reasons(&s),
+            ["pipeline_failed", "kafka_unreachable", "lagging"]
+        );
+        assert_eq!(s.readiness(), Ok(()), "still serving its index");
+        s.set_stopping();
+        assert_eq!(s.readiness().unwrap_err().reason, "stopping");
+    }
+
+    #[test]
+    fn serving_starts_with_the_first_attempt_of_the_pipeline() {
+        let s = Status::new("b:1".into(), false, "g".into(), Duration::from_secs(1));
+        assert_eq!(s.readiness().unwrap_err().reason, "starting");
+        s.set_serving();
+        assert_eq!(s.readiness(), Ok(()));
+        s.set_pipeline_error("consumer refused".into());
+        assert_eq!(s.readiness(), Ok(()));
     }
 }

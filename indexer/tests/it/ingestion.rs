@@ -199,10 +199,16 @@ fn a_broker_outage_loses_nothing_and_reports_not_ready() {
 
     mock.broker_down(1).unwrap();
     let reason = wait_for(Duration::from_secs(20), || {
-        let (code, body) = indexer.get("/ready");
+        let (code, body) = indexer.get("/health/ingestion");
         (code == 503).then(|| body["reason"].as_str().unwrap_or_default().to_owned())
     });
     assert_eq!(reason.as_deref(), Some("kafka_unreachable"));
+    // Regression (issue #14): /ready used to answer 503 here, taking every replica out of
+    // the balancer during a broker incident while each could serve its index.
+    let (code, ready) = indexer.get("/ready");
+    assert_eq!(code, 200, "{ready}");
+    assert_eq!(ready["degraded"], true);
+    assert_eq!(ready["problems"][0]["reason"], "kafka_unreachable");
     // Reads keep being served during the outage.
     let id = before[0].product_id();
     let (code, _) = indexer.get(&format!("/products/{id}"));
@@ -213,10 +219,14 @@ fn a_broker_outage_loses_nothing_and_reports_not_ready() {
     kafka.flush();
     indexer.wait_committed(events.len() as i64, Duration::from_secs(60));
     assert_matches_merge_engine(&indexer, &events);
-    let ready = wait_for(Duration::from_secs(20), || {
-        (indexer.get("/ready").0 == 200).then_some(())
+    let healthy = wait_for(Duration::from_secs(20), || {
+        (indexer.get("/health/ingestion").0 == 200).then_some(())
     });
-    assert!(ready.is_some(), "ready again after the outage");
+    assert!(
+        healthy.is_some(),
+        "ingestion healthy again after the outage"
+    );
+    assert_eq!(indexer.get("/ready").1["degraded"], false);
 }
 
 #[test]

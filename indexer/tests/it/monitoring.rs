@@ -184,6 +184,7 @@ fn an_outage_breaches_the_freshness_slo_flips_ready_and_recovers() {
     kafka.flush();
     indexer.wait_committed(1, Duration::from_secs(30));
     assert_eq!(indexer.get("/ready").0, 200);
+    assert_eq!(indexer.get("/health/ingestion").0, 200);
 
     // Changes made during an outage become searchable late.
     mock.broker_down(1).unwrap();
@@ -193,31 +194,44 @@ fn an_outage_breaches_the_freshness_slo_flips_ready_and_recovers() {
         producer.produce_raw_all(&prices, &[price("p", 2, ts), price("q", 1, ts)]);
     });
     let down = wait_for(Duration::from_secs(20), || {
-        (indexer.get("/ready").1["reason"] == "kafka_unreachable").then_some(())
+        (indexer.get("/health/ingestion").1["reason"] == "kafka_unreachable").then_some(())
     });
     assert!(down.is_some(), "the outage is seen");
+    let (code, ready) = indexer.get("/ready");
+    assert_eq!(code, 200, "an outage does not stop serving: {ready}");
+    assert_eq!(ready["degraded"], true, "{ready}");
     // Keep the broker down long enough for the changes to be late (a condition, not a hope:
     // the SLO objective is 1 s).
     std::thread::sleep(Duration::from_millis(2_500));
     mock.broker_up(1).unwrap();
     waiting.join().unwrap();
     let breached = wait_for(Duration::from_secs(30), || {
-        let (code, body) = indexer.get("/ready");
+        let (code, body) = indexer.get("/health/ingestion");
         (code == 503 && body["reason"] == "freshness_slo_breached").then_some(body)
     });
     assert!(
         breached.is_some(),
         "late changes breach the SLO: {:?}",
-        indexer.get("/ready")
+        indexer.get("/health/ingestion")
+    );
+    assert_eq!(
+        indexer.get("/ready").0,
+        200,
+        "a breach does not stop serving"
     );
     let slo = indexer.status()["slo"].clone();
     assert_eq!(slo["breached"], true);
     assert!(slo["p99_ms"].as_u64().unwrap() > 1_000, "{slo}");
-    // No more late changes: the window forgets them and /ready recovers by itself.
+    // No more late changes: the window forgets them and ingestion recovers by itself.
     let recovered = wait_for(Duration::from_secs(40), || {
-        (indexer.get("/ready").0 == 200).then_some(())
+        (indexer.get("/health/ingestion").0 == 200).then_some(())
     });
-    assert!(recovered.is_some(), "recovers: {:?}", indexer.get("/ready"));
+    assert!(
+        recovered.is_some(),
+        "recovers: {:?}",
+        indexer.get("/health/ingestion")
+    );
+    assert_eq!(indexer.get("/ready").1["degraded"], false);
     assert_eq!(indexer.status()["slo"]["breached"], false);
 }
 

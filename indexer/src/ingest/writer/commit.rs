@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::clock::is_change;
 use super::{Writer, WriterError};
 use crate::ingest::dead_letters::Confirmed;
 use crate::models::{CommitPayload, CommitTrigger, Positions};
@@ -200,11 +201,15 @@ impl Writer {
             if backlog_floor.is_some_and(|floor| s.kafka_ts_ms.is_some_and(|k| k < floor)) {
                 continue;
             }
-            let source_ms = searchable_ms.saturating_sub(s.ts);
+            // A backfilled old record is not a change: no source freshness (see `clock`).
+            let source_ms =
+                is_change(s.ts, s.kafka_ts_ms).then(|| searchable_ms.saturating_sub(s.ts));
             let pipeline_ms = s
                 .kafka_ts_ms
                 .map(|k| (searchable_ms as i64 - k).max(0) as u64);
-            metrics.freshness.observe(source_ms as f64 / 1000.0);
+            if let Some(source_ms) = source_ms {
+                metrics.freshness.observe(source_ms as f64 / 1000.0);
+            }
             if let Some(p) = pipeline_ms {
                 metrics.pipeline_latency.observe(p as f64 / 1000.0);
             }

@@ -13,6 +13,7 @@
 //! metrics, the dead-letter producer) are kept apart from the per-interval scratch state
 //! (pending changes, positions), as quickwit's `IndexerState` and `IndexingWorkbench`.
 
+mod clock;
 mod commit;
 mod lookup;
 mod pending;
@@ -36,7 +37,7 @@ use crate::models::{
     CommitTrigger, PerKind, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord,
     TopicPartition, Topics,
 };
-use crate::telemetry::{EventCounters, Metrics, Status};
+use crate::telemetry::{EventCounters, Metrics, SkewLabels, Status};
 use crate::util::now_ms;
 use crate::util::panic;
 
@@ -243,7 +244,18 @@ impl Writer {
         Ok(())
     }
 
-    fn process(&mut self, record: SourceRecord) -> Result<(), WriterError> {
+    fn process(&mut self, mut record: SourceRecord) -> Result<(), WriterError> {
+        if let RecordBody::Event(event) = &mut record.body {
+            let (ts, skew) = clock::plausible_ts(event.ts(), record.kafka_ts_ms, now_ms);
+            if let Some(direction) = skew {
+                event.set_ts(ts);
+                self.handles
+                    .metrics
+                    .clock_skew
+                    .get_or_create(&SkewLabels { direction })
+                    .inc();
+            }
+        }
         let topic = self.handles.topics.topic(record.kind).to_owned();
         let counters = &self.counters[record.kind];
         let status = &self.handles.status;

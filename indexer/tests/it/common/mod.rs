@@ -382,7 +382,7 @@ impl Indexer {
         };
         // The HTTP server listens before the ingestion pipeline runs: wait for it too.
         let started = wait_for(Duration::from_secs(60), || {
-            let (_, body) = indexer.get("/ready");
+            let (_, body) = indexer.get("/health/ingestion");
             (body["reason"] != "starting").then_some(())
         });
         assert!(started.is_some(), "the ingestion pipeline did not start");
