@@ -5,10 +5,11 @@ use clap::Args;
 use super::parsers::{parse_brokers, parse_property, parse_topic};
 use crate::ingest::dead_letters::DlqFailure;
 use crate::ingest::KafkaSettings;
-use crate::models::{PerKind, Topics};
+use crate::models::{KafkaProperties, PerKind, Topics};
 
-/// Kafka connection and topic names, shared by every command that talks to Kafka.
-#[derive(Debug, Clone, Args)]
+/// Kafka connection and topic names, shared by every command that talks to Kafka. (Its
+/// `Debug` shows the keys of `--kafka-property`, never the values.)
+#[derive(Clone, Args)]
 pub struct KafkaArgs {
     /// Kafka bootstrap servers (`host:port,...`). Without it, an embedded Kafka-protocol broker
     /// is started in-process and its address printed.
@@ -42,8 +43,26 @@ pub struct KafkaArgs {
 
     /// Extra librdkafka client properties, `key=value` (repeatable), e.g.
     /// `security.protocol=SASL_SSL`.
-    #[arg(long = "kafka-property", env = "INDEXER_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
+    #[arg(long = "kafka-property", env = "INDEXER_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property, hide_env_values = true)]
     pub kafka_properties: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for KafkaArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaArgs")
+            .field("brokers", &self.brokers)
+            .field("topic_products", &self.topic_products)
+            .field("topic_offers", &self.topic_offers)
+            .field("topic_prices", &self.topic_prices)
+            .field("topic_inventory", &self.topic_inventory)
+            .field("topic_dlq", &self.topic_dlq)
+            .field("embedded_partitions", &self.embedded_partitions)
+            .field(
+                "kafka_properties",
+                &KafkaProperties::from(self.kafka_properties.clone()),
+            )
+            .finish()
+    }
 }
 
 impl KafkaArgs {
@@ -63,7 +82,7 @@ impl KafkaArgs {
         KafkaSettings {
             brokers,
             group_id: group_id.to_owned(),
-            properties: self.kafka_properties.clone(),
+            properties: self.kafka_properties.clone().into(),
             topics: Topics::from(self),
             dlq_failure: DlqFailure::default(),
         }

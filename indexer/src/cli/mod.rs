@@ -133,6 +133,46 @@ mod tests {
         }
     }
 
+    /// Regression (issue #14): any non-empty token was accepted (`--admin-token t`).
+    #[test]
+    fn an_admin_token_shorter_than_16_bytes_is_refused() {
+        let err = run(&["run", "--admin-token", "short-token"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("at least 16 bytes")
+                && err.to_string().contains("openssl rand"),
+            "{err}"
+        );
+        let ok = run(&["run", "--admin-token", "0123456789abcdef"]).unwrap();
+        assert_eq!(
+            ok.admin_token.map(|t| t.expose().to_owned()).as_deref(),
+            Some("0123456789abcdef")
+        );
+    }
+
+    /// Regression (issue #14): `Debug` of the parsed flags (what a log line or a panic
+    /// would print) showed the token and every `--kafka-property` value.
+    #[test]
+    fn parsed_flags_never_debug_print_a_secret() {
+        let args = run(&[
+            "run",
+            "--admin-token",
+            "tok-0123456789abcdef",
+            "--kafka-property",
+            "sasl.password=hunter2-secret",
+        ])
+        .unwrap();
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("tok-0123456789abcdef"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("sasl.password"),
+            "{shown}"
+        );
+        let settings = args.kafka.settings("b:1".to_owned(), "g");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert_eq!(settings.properties[0].1, "hunter2-secret");
+    }
+
     #[test]
     fn reindex_and_rebuild_flags_are_validated() {
         let parse =

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::ingest::dead_letters::DlqFailure;
+use crate::models::Secret;
 
 pub(super) fn parse_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
@@ -36,6 +37,26 @@ pub(super) fn parse_ratio(s: &str) -> Result<f32, String> {
         Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
         _ => Err("expected a ratio in (0, 1], e.g. 0.3".to_owned()),
     }
+}
+
+/// Shortest admin token accepted: 16 bytes (128 bits when random).
+pub const MIN_TOKEN_BYTES: usize = 16;
+
+/// An admin token: at least [`MIN_TOKEN_BYTES`] bytes, no surrounding whitespace.
+pub(super) fn parse_admin_token(s: &str) -> Result<Secret, String> {
+    let s = s.trim();
+    if s.len() < MIN_TOKEN_BYTES {
+        return Err(format!(
+            "an admin token must be at least {MIN_TOKEN_BYTES} bytes (this one has {}); generate one with `openssl rand -hex 16`",
+            s.len()
+        ));
+    }
+    Ok(Secret::new(s))
+}
+
+/// A secret that must not be empty (the client side of a token).
+pub(super) fn parse_secret(s: &str) -> Result<Secret, String> {
+    parse_nonempty(s).map(Secret::new)
 }
 
 pub(super) fn parse_nonempty(s: &str) -> Result<String, String> {

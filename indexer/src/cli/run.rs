@@ -8,11 +8,14 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::kafka::KafkaArgs;
-use super::parsers::{parse_boost, parse_dlq_failure, parse_duration, parse_nonempty, parse_ratio};
+use super::parsers::{
+    parse_admin_token, parse_boost, parse_dlq_failure, parse_duration, parse_nonempty, parse_ratio,
+};
 use crate::ingest::dead_letters::DlqFailure;
 use crate::ingest::segment_policy::UpdateHeavyMergePolicy;
 use crate::ingest::writer::WriterConfig;
 use crate::ingest::IndexingSettings;
+use crate::models::Secret;
 use crate::util::available_cores;
 
 /// The log format of `indexer run`.
@@ -81,10 +84,11 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_REINDEX_MAX_RATE", value_parser = clap::value_parser!(u64).range(1..))]
     pub reindex_max_rate: Option<u64>,
 
-    /// Token for the admin API (`Authorization: Bearer <token>`); admin routes are disabled
-    /// without it.
-    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_nonempty, hide_env_values = true)]
-    pub admin_token: Option<String>,
+    /// Token for the admin API (`Authorization: Bearer <token>`, at least 16 bytes, e.g.
+    /// `openssl rand -hex 16`); admin routes are disabled without it. Its holders also see
+    /// raw errors and paths in `/status`.
+    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
+    pub admin_token: Option<Secret>,
 
     /// A dead letter that cannot be delivered even cut down to the producer's
     /// `message.max.bytes`: `skip` it (logged at ERROR, counted in

@@ -8,8 +8,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::kafka::KafkaArgs;
-use super::parsers::{parse_duration, parse_nonempty, parse_share, parse_url};
+use super::parsers::{
+    parse_admin_token, parse_duration, parse_nonempty, parse_secret, parse_share, parse_url,
+};
 use super::run::IndexingArgs;
+use crate::models::Secret;
 use crate::models::Topics;
 use crate::tools::publish::{CatalogSource, Publication};
 
@@ -39,9 +42,10 @@ pub struct DemoArgs {
     /// Index directory; by default a temporary one, removed at exit.
     #[arg(long, env = "INDEXER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Admin token for trying `indexer reindex` against the demo.
-    #[arg(long, env = "INDEXER_ADMIN_TOKEN", default_value = "demo-admin-token", value_parser = parse_nonempty)]
-    pub admin_token: String,
+    /// Admin token for trying `indexer reindex` against the demo (at least 16 bytes); a
+    /// random one is generated and printed when not given.
+    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
+    pub admin_token: Option<Secret>,
 }
 
 impl DemoArgs {
@@ -62,8 +66,8 @@ pub struct ReindexArgs {
     #[arg(long, env = "INDEXER_URL", value_parser = parse_url)]
     pub url: String,
     /// The admin token the indexer was started with.
-    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_nonempty)]
-    pub token: String,
+    #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub token: Secret,
     /// Follow the rebuild with a progress bar until it is done; exit non-zero if it fails.
     #[arg(long)]
     pub wait: bool,
@@ -176,7 +180,7 @@ impl From<&GenerateArgs> for Publication {
         Publication {
             brokers: args.kafka.brokers.clone().unwrap_or_default(),
             topics: Topics::from(&args.kafka),
-            kafka_properties: args.kafka.kafka_properties.clone(),
+            kafka_properties: args.kafka.kafka_properties.clone().into(),
             source: match &args.catalog_csv {
                 Some(path) => CatalogSource::Csv(path.clone()),
                 None => CatalogSource::Synthetic,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::run::{run_with, RunError, Started};
 use crate::cli::{self, Command, DemoArgs, GenerateArgs};
+use crate::models::Secret;
 use crate::telemetry::{Freshness, Status};
 use crate::tools::publish::{self, Publication};
 
@@ -42,6 +43,10 @@ pub fn run(args: DemoArgs) -> Result<(), DemoError> {
             (dir, true)
         }
     };
+    // A fixed demo token would be a known password on every laptop that runs it.
+    let token = args.admin_token.clone().unwrap_or_else(random_token);
+    let mut args = args;
+    args.admin_token = Some(token.clone());
     let run_args = parse(
         [
             "indexer",
@@ -51,7 +56,7 @@ pub fn run(args: DemoArgs) -> Result<(), DemoError> {
             "--canary-interval",
             "5s",
             "--admin-token",
-            &args.admin_token,
+            token.expose(),
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -91,7 +96,8 @@ fn publish(args: DemoArgs, started: Started) {
     while !started.shutdown.load(Ordering::Relaxed) && started.status.total_lag() > 0 {
         std::thread::sleep(Duration::from_millis(200));
     }
-    print_where_to_look(&started, &args.admin_token);
+    let token = args.admin_token.clone().unwrap_or_else(random_token);
+    print_where_to_look(&started, token.expose());
     let status = started.status.clone();
     let stop = started.shutdown.clone();
     std::thread::spawn(move || status_lines(status, stop));
@@ -149,6 +155,12 @@ fn generate_args(
     })
 }
 
+/// A random admin token: 16 random bytes, hex (32 characters).
+fn random_token() -> Secret {
+    let bytes: [u8; 16] = rand::random();
+    Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 fn print_where_to_look(started: &Started, admin_token: &str) {
     let url = &started.url;
     println!();
@@ -190,4 +202,18 @@ fn status_lines(status: Arc<Status>, stop: Arc<std::sync::atomic::AtomicBool>) {
 /// Where `indexer demo` keeps its index when not told.
 pub fn default_data_dir() -> PathBuf {
     std::env::temp_dir().join(format!("catalog-demo-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue #14): the demo used the fixed token `demo-admin-token`.
+    #[test]
+    fn the_demo_token_is_random_and_long_enough() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 32);
+        assert!(a.expose().bytes().all(|c| c.is_ascii_hexdigit()));
+    }
 }

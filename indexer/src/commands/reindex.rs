@@ -130,7 +130,7 @@ pub fn run(args: &ReindexArgs) -> Result<ReindexReport, ClientError> {
     let admin = AdminClient {
         client,
         endpoint: format!("{}/admin/reindex", args.url.trim_end_matches('/')),
-        token: &args.token,
+        token: args.token.expose(),
     };
     let report = admin.start(args.force)?;
     eprintln!(

@@ -189,7 +189,7 @@ impl Service {
             timeout: args.canary_timeout,
             brokers: brokers.to_owned(),
             topic: topics.topic(schemas::EventKind::Product).to_owned(),
-            kafka_properties: args.kafka.kafka_properties.clone(),
+            kafka_properties: args.kafka.kafka_properties.clone().into(),
             index: api.index.clone(),
             relevance: api.settings.relevance,
             metrics: canary_metrics,
@@ -205,7 +205,7 @@ impl Service {
             http_metrics,
             limits: (&args.search).into(),
             admin: AdminState {
-                token: args.admin_token.as_deref().map(Arc::from),
+                token: args.admin_token.as_ref().map(|t| Arc::from(t.expose())),
                 reindexer,
             },
             history: history.clone(),

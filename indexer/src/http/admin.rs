@@ -29,6 +29,20 @@ pub struct AdminState {
     pub reindexer: Arc<Reindexer>,
 }
 
+/// Whether `headers` carry the admin token (`Authorization: Bearer <token>`), compared in
+/// constant time; never true when no token is configured.
+pub fn bearer_matches(token: Option<&str>, headers: &axum::http::HeaderMap) -> bool {
+    let Some(expected) = token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
+}
+
 /// Checks the bearer token.
 async fn authorize(
     State(token): State<Option<Arc<str>>>,
@@ -41,14 +55,7 @@ async fn authorize(
         )
         .into_response();
     };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())));
-    if !ok {
+    if !bearer_matches(Some(&expected), request.headers()) {
         let mut response = ApiError::Unauthorized.into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,

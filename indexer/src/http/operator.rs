@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -54,8 +54,8 @@ pub struct IngestionReport {
 }
 
 impl IngestionReport {
-    fn of(status: &Status) -> IngestionReport {
-        let problems = status.ingestion_problems();
+    fn of(status: &Status, detailed: bool) -> IngestionReport {
+        let problems = status.ingestion_problems_with(detailed);
         IngestionReport {
             healthy: problems.is_empty(),
             problems,
@@ -72,7 +72,8 @@ pub struct KafkaReport {
     pub connected: bool,
     /// Whether it is the embedded broker.
     pub embedded: bool,
-    /// Why it does not answer.
+    /// Why it does not answer: a stable code (with the raw error for authenticated
+    /// callers).
     pub error: Option<String>,
     /// The consumer group offsets are mirrored to.
     pub group_id: String,
@@ -105,7 +106,8 @@ pub struct FreshnessReport {
 }
 
 impl StatusReport {
-    fn of(state: &AppState) -> StatusReport {
+    /// The report; `detailed` (an authenticated caller) adds raw errors and paths.
+    fn of(state: &AppState, detailed: bool) -> StatusReport {
         let s: &Status = &state.status;
         let ready = s.readiness();
         let r = state.admin.reindexer.report();
@@ -118,13 +120,25 @@ impl StatusReport {
                 pipeline: Freshness::report(&s.freshness.pipeline, now),
                 source: Freshness::report(&s.freshness.source, now),
             },
-            index: s.index(),
-            ingestion: IngestionReport::of(s),
+            index: {
+                let mut index = s.index();
+                if !detailed {
+                    index.path.clear();
+                }
+                index
+            },
+            ingestion: IngestionReport::of(s, detailed),
             kafka: KafkaReport {
                 brokers: s.brokers.clone(),
                 connected: s.is_connected(),
                 embedded: s.embedded,
-                error: s.kafka_error(),
+                error: s.kafka_error().map(|e| {
+                    if detailed {
+                        format!("{}: {}", e.code, e.detail)
+                    } else {
+                        e.code
+                    }
+                }),
                 group_id: s.group_id.clone(),
                 partitions: s.partitions(),
                 total_lag: s.total_lag(),
@@ -149,11 +163,13 @@ pub(super) async fn health() -> Json<serde_json::Value> {
 
 /// `GET /ready`: 200 while the index is served (whatever ingestion does; its problems are
 /// listed, with `degraded: true`), 503 while starting or stopping.
-pub(super) async fn ready(State(state): State<AppState>) -> Response {
+pub(super) async fn ready(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match state.status.readiness() {
         Ok(()) => {
             state.metrics.ready.set(1);
-            let problems = state.status.ingestion_problems();
+            let problems = state
+                .status
+                .ingestion_problems_with(detailed(&state, &headers));
             Json(json!({ "ready": true, "degraded": !problems.is_empty(), "problems": problems }))
                 .into_response()
         }
@@ -172,8 +188,11 @@ pub(super) async fn ready(State(state): State<AppState>) -> Response {
 /// reachable, not lagging past the freshness target, freshness SLO met, no dead letter
 /// waiting); 503 with the first `reason` and every problem otherwise. For alerts and
 /// dashboards, not for load balancers (`/ready` is theirs).
-pub(super) async fn ingestion_health(State(state): State<AppState>) -> Response {
-    let report = IngestionReport::of(&state.status);
+pub(super) async fn ingestion_health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let report = IngestionReport::of(&state.status, detailed(&state, &headers));
     state
         .metrics
         .ingestion_healthy
@@ -194,8 +213,17 @@ pub(super) async fn ingestion_health(State(state): State<AppState>) -> Response 
 }
 
 /// `GET /status`: Kafka positions and lag, index size and last commit, event counters.
-pub(super) async fn status(State(state): State<AppState>) -> Json<StatusReport> {
-    Json(StatusReport::of(&state))
+pub(super) async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Json<StatusReport> {
+    Json(StatusReport::of(&state, detailed(&state, &headers)))
+}
+
+/// Whether the caller may see raw errors and paths: it sent the admin token. Everyone else
+/// gets stable codes and short messages; the raw errors are in the log.
+fn detailed(state: &AppState, headers: &HeaderMap) -> bool {
+    super::admin::bearer_matches(state.admin.token.as_deref(), headers)
 }
 
 /// `GET /status/history`: the last 15 minutes, a point every 5 seconds (the dashboard's data).

@@ -17,9 +17,9 @@ use super::quarantine::{Quarantine, POISON_CRASHES};
 use super::segment_policy::UpdateHeavyMergePolicy;
 use super::source::{consumer_config, KafkaSource};
 use super::writer::{Writer, WriterConfig, WriterError, WriterHandles};
-use crate::models::{Positions, RecordAt, Topics};
+use crate::models::{KafkaProperties, Positions, RecordAt, Topics};
 use crate::store;
-use crate::telemetry::{Metrics, Status};
+use crate::telemetry::{Fault, Metrics, Status};
 use crate::util::panic::{self, Caught};
 use crate::util::{lock, lower_thread_priority};
 
@@ -75,6 +75,25 @@ impl std::fmt::Display for PipelinePanic {
 }
 
 impl PipelineError {
+    /// A stable code for the failure (what `/status` shows to everyone).
+    pub fn code(&self) -> &'static str {
+        match self {
+            PipelineError::OpenWriter(_) => "index_writer",
+            PipelineError::Store(_) => "data_directory",
+            PipelineError::Consumer(_) => "kafka_consumer",
+            PipelineError::Dlq(e) | PipelineError::Writer(WriterError::Dlq(e)) => match e {
+                DlqError::Create(_) => "dlq_producer",
+                DlqError::Undeliverable { .. } => "dlq_undeliverable",
+            },
+            PipelineError::Writer(WriterError::Tantivy(_)) => "index_write",
+            PipelineError::Writer(WriterError::State(_)) => "state_unreadable",
+            PipelineError::Writer(WriterError::Panicked(_))
+            | PipelineError::Panicked(_)
+            | PipelineError::SourcePanicked => "panicked",
+            PipelineError::Thread(_) => "thread",
+        }
+    }
+
     /// The panic behind this failure, if it is one.
     pub fn panic(&self) -> Option<&PipelinePanic> {
         match self {
@@ -92,7 +111,7 @@ pub struct KafkaSettings {
     /// The consumer group offsets are mirrored to (for lag tools).
     pub group_id: String,
     /// Extra librdkafka properties.
-    pub properties: Vec<(String, String)>,
+    pub properties: KafkaProperties,
     /// The topics.
     pub topics: Topics,
     /// What to do with a dead letter that cannot be delivered.
@@ -358,7 +377,8 @@ impl Pipeline {
                     if e.panic().is_none() {
                         tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingestion pipeline failed; restarting from the last commit");
                     }
-                    self.status.set_pipeline_error(e.to_string());
+                    self.status
+                        .set_pipeline_error(Fault::new(e.code(), e.to_string()));
                     self.metrics.pipeline_restarts.inc();
                     self.sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(30));

@@ -9,11 +9,13 @@
 mod payload;
 mod positions;
 mod records;
+mod secret;
 mod topics;
 mod trigger;
 
 pub use payload::{CommitPayload, PartitionOffset, PayloadError};
 pub use positions::{Positions, RecordAt, TopicPartition};
 pub use records::{InvalidRecord, RecordBatch, RecordBody, SourceRecord};
+pub use secret::{KafkaProperties, Secret};
 pub use topics::{PerKind, Topics};
 pub use trigger::CommitTrigger;

@@ -18,6 +18,7 @@ use rdkafka::util::Timeout;
 use schemas::{Event, ProductEvent, ProductUpsert};
 use serde::Serialize;
 
+use crate::models::KafkaProperties;
 use crate::telemetry::CanaryMetrics;
 use crate::util::now_ms;
 
@@ -77,7 +78,7 @@ pub struct Canary {
     /// The products topic.
     pub topic: String,
     /// Extra librdkafka properties.
-    pub kafka_properties: Vec<(String, String)>,
+    pub kafka_properties: KafkaProperties,
     /// The index searched.
     pub index: SharedIndex,
     /// The relevance settings of the shopper API.

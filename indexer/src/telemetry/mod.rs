@@ -17,5 +17,5 @@ pub use metrics::{
 };
 pub use slo::{Slo, SloState};
 pub use status::{
-    CounterSnapshot, DlqHealth, DlqTrouble, IndexStatus, NotReady, PartitionStatus, Status,
+    CounterSnapshot, DlqHealth, DlqTrouble, Fault, IndexStatus, NotReady, PartitionStatus, Status,
 };

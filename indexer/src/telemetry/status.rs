@@ -72,7 +72,8 @@ pub struct IndexStatus {
     pub commits: u64,
     /// The live index generation.
     pub generation: u64,
-    /// Where the live index is.
+    /// Where the live index is (only for authenticated callers of `/status`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub path: String,
 }
 
@@ -154,8 +155,41 @@ pub struct NotReady {
     /// Stable code. Serving: `starting`, `stopping`. Ingestion: `pipeline_failed`,
     /// `kafka_unreachable`, `lagging`, `freshness_slo_breached`, `dead_letters_waiting`.
     pub reason: &'static str,
-    /// What is wrong, for people.
+    /// What is wrong, for people (a short message, never a raw error string or a path).
     pub message: String,
+    /// The raw error behind it, for authenticated callers only (`None` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl NotReady {
+    fn new(reason: &'static str, message: String) -> NotReady {
+        NotReady {
+            reason,
+            message,
+            detail: None,
+        }
+    }
+}
+
+/// A failure as `/status` shows it: a stable code for everyone, the raw error (which may
+/// hold paths and internal names) for authenticated callers and the log only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// Stable code, e.g. `AllBrokersDown`, `data_directory`.
+    pub code: String,
+    /// The raw error.
+    pub detail: String,
+}
+
+impl Fault {
+    /// A fault with `code` and the raw `detail`.
+    pub fn new(code: impl Into<String>, detail: impl Into<String>) -> Fault {
+        Fault {
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Where serving stands.
@@ -187,8 +221,8 @@ pub struct Status {
     pub freshness: Freshness,
     slo: Option<Slo>,
     connected: AtomicBool,
-    kafka_error: Mutex<Option<String>>,
-    pipeline_error: Mutex<Option<String>>,
+    kafka_error: Mutex<Option<Fault>>,
+    pipeline_error: Mutex<Option<Fault>>,
     pipeline_running: AtomicBool,
     serving: AtomicU8,
     dead_letters: Mutex<DlqHealth>,
@@ -240,7 +274,7 @@ impl Status {
     }
 
     /// Records whether the cluster answers; returns true when this changed the state.
-    pub fn set_connected(&self, connected: bool, error: Option<String>) -> bool {
+    pub fn set_connected(&self, connected: bool, error: Option<Fault>) -> bool {
         *lock(&self.kafka_error) = error;
         self.connected.swap(connected, Ordering::Relaxed) != connected
     }
@@ -251,7 +285,7 @@ impl Status {
     }
 
     /// Why the cluster did not answer, if it did not.
-    pub fn kafka_error(&self) -> Option<String> {
+    pub fn kafka_error(&self) -> Option<Fault> {
         lock(&self.kafka_error).clone()
     }
 
@@ -284,7 +318,7 @@ impl Status {
     }
 
     /// Records that the pipeline failed and is restarting.
-    pub fn set_pipeline_error(&self, error: String) {
+    pub fn set_pipeline_error(&self, error: Fault) {
         self.pipeline_running.store(false, Ordering::Relaxed);
         *lock(&self.pipeline_error) = Some(error);
     }
@@ -432,75 +466,89 @@ impl Status {
     pub fn readiness(&self) -> Result<(), NotReady> {
         match self.serving.load(Ordering::Relaxed) {
             s if s == ServingState::Serving as u8 => Ok(()),
-            s if s == ServingState::Stopping as u8 => Err(NotReady {
-                reason: "stopping",
-                message: "the indexer is stopping".to_owned(),
-            }),
-            _ => Err(NotReady {
-                reason: "starting",
-                message: "the indexer is starting".to_owned(),
-            }),
+            s if s == ServingState::Stopping as u8 => Err(NotReady::new(
+                "stopping",
+                "the indexer is stopping".to_owned(),
+            )),
+            _ => Err(NotReady::new(
+                "starting",
+                "the indexer is starting".to_owned(),
+            )),
         }
     }
 
     /// Everything wrong with ingestion, most fundamental first (empty: healthy): what
-    /// `/health/ingestion` answers and `/ready` lists as `degraded`.
-    pub fn ingestion_problems(&self) -> Vec<NotReady> {
+    /// `/health/ingestion` answers and `/ready` lists as `degraded`. Messages are short and
+    /// carry stable codes; the raw errors are in the log, and in `detail` when `detailed`
+    /// (authenticated callers).
+    pub fn ingestion_problems_with(&self, detailed: bool) -> Vec<NotReady> {
         let mut problems = Vec::new();
         if let Some(error) = lock(&self.pipeline_error).clone() {
             problems.push(NotReady {
                 reason: "pipeline_failed",
-                message: format!("ingestion pipeline failed and is restarting: {error}"),
+                message: format!(
+                    "ingestion pipeline failed and is restarting from its last commit ({}); details in the log",
+                    error.code
+                ),
+                detail: detailed.then_some(error.detail),
             });
         } else if !self.pipeline_running.load(Ordering::Relaxed) {
-            problems.push(NotReady {
-                reason: "starting",
-                message: "ingestion pipeline is starting".to_owned(),
-            });
+            problems.push(NotReady::new(
+                "starting",
+                "ingestion pipeline is starting".to_owned(),
+            ));
         }
         if !self.is_connected() {
-            let detail = self
-                .kafka_error()
-                .unwrap_or_else(|| "no answer yet".to_owned());
+            let error = self.kafka_error();
             problems.push(NotReady {
                 reason: "kafka_unreachable",
-                message: format!("kafka cluster {} is unreachable: {detail}", self.brokers),
+                message: format!(
+                    "kafka cluster {} is unreachable ({})",
+                    self.brokers,
+                    error.as_ref().map_or("no answer yet", |e| e.code.as_str())
+                ),
+                detail: error.filter(|_| detailed).map(|e| e.detail),
             });
         }
         let behind = self.behind_for();
         if behind > self.freshness_target {
-            problems.push(NotReady {
-                reason: "lagging",
-                message: format!(
+            problems.push(NotReady::new(
+                "lagging",
+                format!(
                     "index is {} messages behind the log and has been for {:.1}s (target {:.1}s)",
                     self.total_lag(),
                     behind.as_secs_f64(),
                     self.freshness_target.as_secs_f64()
                 ),
-            });
+            ));
         }
         if let Some(slo) = self.slo_state().filter(|s| s.breached) {
-            problems.push(NotReady {
-                reason: "freshness_slo_breached",
-                message: format!(
+            problems.push(NotReady::new(
+                "freshness_slo_breached",
+                format!(
                     "degraded: freshness p99 is {} ms over the last {} s, objective {} ms",
                     slo.p99_ms.unwrap_or(0),
                     slo.window_s,
                     slo.target_ms
                 ),
-            });
+            ));
         }
         let dead_letters = self.dead_letters();
         if let (true, Some(trouble)) = (dead_letters.pending > 0, &dead_letters.error) {
-            problems.push(NotReady {
-                reason: "dead_letters_waiting",
-                message: format!(
+            problems.push(NotReady::new(
+                "dead_letters_waiting",
+                format!(
                     "{} dead letters wait ({}): {}",
                     dead_letters.pending, trouble.code, trouble.message
                 ),
-            });
+            ));
         }
         problems
+    }
+
+    /// [`Status::ingestion_problems_with`] for anyone (no raw errors).
+    pub fn ingestion_problems(&self) -> Vec<NotReady> {
+        self.ingestion_problems_with(false)
     }
 }
 
@@ -513,6 +561,48 @@ mod tests {
         s.set_pipeline_running(true);
         s.set_connected(true, None);
         s
+    }
+
+    /// Regression (issue #14): raw errors (with file paths) were in `/status`, `/ready`
+    /// and `/health/ingestion` for anyone.
+    #[test]
+    fn raw_errors_are_only_shown_to_authenticated_callers() {
+        let s = status();
+        s.set_pipeline_error(Fault::new(
+            "data_directory",
+            "data directory /var/lib/indexer/secret-path: permission denied",
+        ));
+        s.set_connected(
+            false,
+            Some(Fault::new("AllBrokersDown", "10.0.0.7:9092 refused")),
+        );
+        for p in s.ingestion_problems() {
+            assert!(p.detail.is_none());
+            assert!(
+                !p.message.contains("/var/lib") && !p.message.contains("10.0.0.7"),
+                "{p:?}"
+            );
+        }
+        let problems = s.ingestion_problems();
+        assert!(
+            problems[0].message.contains("(data_directory)"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].message.contains("(AllBrokersDown)"),
+            "{problems:?}"
+        );
+        let detailed = s.ingestion_problems_with(true);
+        assert!(detailed[0]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("/var/lib"));
+        assert!(detailed[1]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("10.0.0.7"));
     }
 
     #[test]
@@ -558,12 +648,13 @@ mod tests {
         s.set_watermarks("t", 0, 0, 3);
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(reasons(&s), ["lagging"]);
-        s.set_connected(false, Some("all brokers down".into()));
+        s.set_connected(
+            false,
+            Some(Fault::new("AllBrokersDown", "all brokers down")),
+        );
         assert_eq!(reasons(&s), ["kafka_unreachable", "lagging"]);
-        assert!(s.ingestion_problems()[0]
-            .message
-            .contains("all brokers down"));
-        s.set_pipeline_error("disk full".into());
+        assert!(s.ingestion_problems()[0].message.contains("AllBrokersDown"));
+        s.set_pipeline_error(Fault::new("index_write", "disk full"));
         assert_eq!(
             reasons(&s),
             ["pipeline_failed", "kafka_unreachable", "lagging"]
@@ -579,7 +670,7 @@ mod tests {
         assert_eq!(s.readiness().unwrap_err().reason, "starting");
         s.set_serving();
         assert_eq!(s.readiness(), Ok(()));
-        s.set_pipeline_error("consumer refused".into());
+        s.set_pipeline_error(Fault::new("kafka_consumer", "consumer refused"));
         assert_eq!(s.readiness(), Ok(()));
     }
 }

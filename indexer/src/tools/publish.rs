@@ -13,7 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::path::PathBuf;
 
 use super::generate::{messages, GenerateError, GeneratedCatalog, Message};
-use crate::models::Topics;
+use crate::models::{KafkaProperties, Topics};
 use crate::util::now_ms;
 
 /// Why a publication stopped.
@@ -64,7 +64,7 @@ pub struct Publication {
     /// The topics.
     pub topics: Topics,
     /// Extra librdkafka properties.
-    pub kafka_properties: Vec<(String, String)>,
+    pub kafka_properties: KafkaProperties,
     /// Where the products come from.
     pub source: CatalogSource,
     /// Products in the catalog.

@@ -151,6 +151,8 @@ fn with_dlq_failure_halt_an_undeliverable_dead_letter_stops_ingestion_and_says_w
             "message.max.bytes=1000",
             "--dlq-failure",
             "halt",
+            "--admin-token",
+            "halt-test-admin-token",
         ],
     );
     poison_then_valid(
@@ -165,10 +167,24 @@ fn with_dlq_failure_halt_an_undeliverable_dead_letter_stops_ingestion_and_says_w
     .expect("ingestion halts and /health/ingestion says so");
     assert_eq!(indexer.get("/ready").0, 200, "the index is still served");
     let message = not_ready["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("dlq_undeliverable"), "{message}");
+    // The raw error (which names the offset) is for the token holder.
+    let detailed: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/health/ingestion", indexer.url))
+        .bearer_auth("halt-test-admin-token")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let detail = detailed["problems"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
-        message.contains("dead letter") && message.contains("offset 0"),
-        "{message}"
+        detail.contains("dead letter") && detail.contains("offset 0"),
+        "{detailed}"
     );
+    assert!(not_ready["problems"][0].get("detail").is_none());
     assert_eq!(indexer.get("/products/p-after").0, 404, "nothing past it");
 }
 
@@ -575,4 +591,80 @@ fn implausible_producer_clocks_are_clamped_counted_and_never_pin_or_breach() {
     });
     assert!(healthy.is_some(), "{}", indexer.status());
     assert_eq!(indexer.status()["slo"]["breached"], false);
+}
+
+/// Regression (issue #14): `--help` printed `INDEXER_KAFKA_PROPERTIES`' value (a
+/// `sasl.password`), and `/status` showed file paths and raw errors to anyone.
+#[test]
+fn secrets_never_reach_help_logs_or_status_and_raw_errors_need_the_token() {
+    use std::process::{Command, Stdio};
+    const SECRET: &str = "hunter2-secret-value";
+    const TOKEN: &str = "status-test-admin-token";
+    for sub in ["run", "demo", "reindex", "rebuild", "generate"] {
+        let out = Command::new(crate::common::indexer_binary())
+            .args([sub, "--help"])
+            .env("INDEXER_ADMIN_TOKEN", format!("{SECRET}-token"))
+            .env(
+                "INDEXER_KAFKA_PROPERTIES",
+                format!("sasl.password={SECRET}"),
+            )
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub} --help");
+        assert!(
+            !text.contains(SECRET),
+            "{sub} --help shows a secret:\n{text}"
+        );
+    }
+
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("indexer.log");
+    let mut cmd = Command::new(crate::common::indexer_binary());
+    cmd.arg("run")
+        .args(kafka.args())
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "--commit-interval-ms", "200"])
+        .args(["--admin-token", TOKEN])
+        .args(["--kafka-property", &format!("sasl.password={SECRET}")])
+        .env("RUST_LOG", "debug,tantivy=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()));
+    let indexer = Indexer::spawn(cmd, dir.path());
+    produce_product(&kafka, "p-secret");
+    kafka.flush();
+    assert!(searchable(&indexer, "p-secret", Duration::from_secs(30)));
+
+    let public = indexer.status();
+    let text = public.to_string();
+    assert!(public["index"].get("path").is_none(), "{}", public["index"]);
+    assert!(
+        !text.contains(&dir.path().display().to_string()),
+        "a path: {text}"
+    );
+    assert!(!text.contains(SECRET) && !text.contains(TOKEN));
+    let private: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/status", indexer.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        private["index"]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("gen-000001")),
+        "the token holder sees the path: {}",
+        private["index"]
+    );
+    indexer.terminate();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("index commit"), "the log was captured");
+    assert!(
+        !log.contains(SECRET),
+        "the log shows the kafka property's value"
+    );
+    assert!(!log.contains(TOKEN), "the log shows the admin token");
 }

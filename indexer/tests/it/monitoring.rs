@@ -349,7 +349,12 @@ fn every_metric_of_the_alert_rules_and_the_grafana_dashboard_is_exported() {
     let indexer = Indexer::start(
         &kafka,
         dir.path(),
-        &["--canary-interval", "300ms", "--admin-token", "t"],
+        &[
+            "--canary-interval",
+            "300ms",
+            "--admin-token",
+            "metrics-test-admin-token",
+        ],
     );
     // Series with labels appear once something happened: a search, a commit, a canary.
     let _ = indexer.get("/search?q=x");

@@ -33,7 +33,7 @@ use crate::models::{
     InvalidRecord, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord, TopicPartition,
     Topics,
 };
-use crate::telemetry::Status;
+use crate::telemetry::{Fault, Status};
 use crate::util::panic;
 
 /// Largest batch handed to the writer at once.
@@ -98,7 +98,10 @@ impl ClientContext for SourceContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            if self.status.set_connected(false, Some(reason.to_owned())) {
+            if self
+                .status
+                .set_connected(false, Some(Fault::new("AllBrokersDown", reason)))
+            {
                 tracing::warn!(reason, "kafka unreachable: all brokers are down; retrying");
             }
         } else {
@@ -380,7 +383,13 @@ impl KafkaSource {
                 }
                 Err(e) => {
                     complete = false;
-                    if self.status.set_connected(false, Some(e.to_string())) {
+                    let code = e
+                        .rdkafka_error_code()
+                        .map_or_else(|| "metadata".to_owned(), |c| format!("{c:?}"));
+                    if self
+                        .status
+                        .set_connected(false, Some(Fault::new(code, e.to_string())))
+                    {
                         tracing::warn!(error = %e, brokers = %self.status.brokers, "kafka unreachable; retrying");
                     }
                     break;
