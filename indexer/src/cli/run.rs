@@ -90,6 +90,22 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
+    /// Open HTTP connections at most; past it new connections are closed at once (counted
+    /// in `http_connections_rejected_total`).
+    #[arg(long, env = "INDEXER_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Time a client has to send a whole request head before it is disconnected (slow
+    /// clients, slowloris).
+    #[arg(long, env = "INDEXER_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+
+    /// A connection with no byte read or written for this long is closed (idle
+    /// keep-alives).
+    #[arg(long, env = "INDEXER_HTTP_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub http_idle_timeout: Duration,
+
     /// A dead letter that cannot be delivered even cut down to the producer's
     /// `message.max.bytes`: `skip` it (logged at ERROR, counted in
     /// `indexer_dlq_failures_total`; the events after it are committed) or `halt` ingestion

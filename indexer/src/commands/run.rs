@@ -11,7 +11,10 @@ use query_api::{ApiState, HttpMetrics};
 use schemas::SharedIndex;
 
 use crate::cli::{IndexingArgs, KafkaArgs, RunConfig};
-use crate::http::{app, AdminState, AppState};
+use crate::http::{app, AdminState, AppState, ConnectionMetrics, ServerLimits};
+
+/// Longest wait for in-flight requests once the pipeline stopped.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 use crate::ingest::source::{EmbeddedError, EmbeddedKafka};
 use crate::ingest::{Control, IndexingSettings, Pipeline, PipelineSettings};
 use crate::models::Topics;
@@ -107,6 +110,8 @@ fn connect(
 /// Everything the service runs, built from the configuration before anything runs.
 struct Service {
     _lock: DataDirLock,
+    server: ServerLimits,
+    connections: ConnectionMetrics,
     pipeline: Pipeline,
     state: AppState,
     canary: Option<Canary>,
@@ -157,6 +162,17 @@ impl Service {
         let http_metrics = HttpMetrics::new(&mut registry);
         let status = new_status(config, brokers, embedded, &index);
         let canary_metrics = CanaryMetrics::new(&mut registry);
+        let connections = ConnectionMetrics::default();
+        registry.register(
+            "http_connections_open",
+            "Open HTTP connections",
+            connections.open.clone(),
+        );
+        registry.register(
+            "http_connections_rejected",
+            "HTTP connections closed at once because --max-connections were open",
+            connections.rejected.clone(),
+        );
         let shutdown = Arc::new(AtomicBool::new(false));
         let mut settings = pipeline_settings(
             &args.indexing,
@@ -213,6 +229,13 @@ impl Service {
             canary_interval: args.canary_interval,
         };
         Ok(Service {
+            server: ServerLimits {
+                max_connections: args.max_connections as usize,
+                header_timeout: args.http_header_timeout,
+                idle_timeout: args.http_idle_timeout,
+                drain_timeout: DRAIN_TIMEOUT,
+            },
+            connections,
             _lock: lock,
             pipeline,
             state,
@@ -274,6 +297,8 @@ impl Service {
         self.spawn_sampler();
         let Service {
             _lock,
+            server,
+            connections,
             pipeline,
             state,
             canary,
@@ -288,15 +313,17 @@ impl Service {
             .name("pipeline".to_owned())
             .spawn(move || pipeline.supervise())
             .map_err(RunError::Runtime)?;
-        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        let stop = async move {
             super::wait_for_signal().await;
             tracing::info!("stop requested: committing and shutting down");
             shutdown.store(true, Ordering::Relaxed);
             stopping.set_stopping();
             // Serve until the pipeline's final commit is done.
             let _ = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
-        });
-        serve.await.map_err(RunError::Serve)?;
+        };
+        crate::http::serve(listener, app(state), server, connections, stop)
+            .await
+            .map_err(RunError::Serve)?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -5,6 +5,8 @@
 //!   `/metrics`.
 //! - `admin`: `/admin/reindex`, behind a bearer token.
 //! - `pages`: the shopper page (`/`) and the dashboard (`/dashboard`), from `assets/`.
+//! - `server`: the server loop (connection limit, header and idle timeouts, graceful
+//!   drain).
 //!
 //! May use `telemetry`, `ops`, `reindex` (the admin routes start rebuilds), `models` and
 //! `util`; never `ingest`, `cli`, `commands` or `tools`.
@@ -12,6 +14,7 @@
 mod admin;
 mod operator;
 mod pages;
+mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use prometheus_client::registry::Registry;
 use query_api::{ApiState, HttpMetrics};
 
 pub use admin::AdminState;
+pub use server::{serve, ConnectionMetrics, ServerLimits};
 
 use crate::ops::{CanaryStatus, History};
 use crate::telemetry::{Metrics, Status};

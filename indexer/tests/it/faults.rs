@@ -668,3 +668,103 @@ fn secrets_never_reach_help_logs_or_status_and_raw_errors_need_the_token() {
     );
     assert!(!log.contains(TOKEN), "the log shows the admin token");
 }
+
+/// Regression (issue #14): connections that trickle header bytes were held forever (no
+/// header timeout, no connection limit): enough of them exhaust the server.
+#[test]
+fn slow_clients_are_disconnected_and_never_starve_the_others() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    const SLOW: usize = 1_500;
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(
+        &kafka,
+        dir.path(),
+        &["--http-header-timeout", "3s", "--max-connections", "2000"],
+    );
+    let addr = indexer.url.trim_start_matches("http://").to_owned();
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /search?q=x HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut closed = vec![false; SLOW];
+    let mut served = 0;
+    // Trickle a header byte on every open one, and check the others are still served.
+    while closed.iter().any(|c| !c) && started.elapsed() < Duration::from_secs(20) {
+        for (i, s) in slow.iter_mut().enumerate() {
+            if closed[i] {
+                continue;
+            }
+            let mut buf = [0u8; 256];
+            match s.read(&mut buf) {
+                // The server answered (408) or closed: the slow client is out.
+                Ok(_) => closed[i] = true,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    if s.write_all(b"X").is_err() {
+                        closed[i] = true;
+                    }
+                }
+                Err(_) => closed[i] = true,
+            }
+        }
+        for path in ["/health", "/search?q=kettle"] {
+            assert_eq!(
+                indexer.get(path).0,
+                200,
+                "{path} while {SLOW} clients trickle"
+            );
+            served += 1;
+        }
+    }
+    let open = closed.iter().filter(|c| !**c).count();
+    assert_eq!(
+        open,
+        0,
+        "slow clients still connected after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "closed within the header timeout and a margin: {:?}",
+        started.elapsed()
+    );
+    assert!(served >= 2);
+}
+
+#[test]
+fn connections_past_the_limit_are_closed_at_once_and_counted() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let kafka = TestKafka::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &["--max-connections", "20"]);
+    let addr = indexer.url.trim_start_matches("http://").to_owned();
+    let held: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        extra.read(&mut buf).ok(),
+        Some(0),
+        "the 21st connection is closed by the server"
+    );
+    drop(held);
+    let counted = wait_for(Duration::from_secs(10), || {
+        metric(&indexer, "http_connections_rejected_total").filter(|n| *n >= 1.0)
+    });
+    assert!(counted.is_some());
+}
