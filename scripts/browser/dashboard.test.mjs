@@ -282,14 +282,18 @@ test('the page refreshes by itself', { timeout: TEST_MS }, async () => {
 
 test('hovering a chart shows the values at that time; the keyboard moves through them', { timeout: TEST_MS }, async () => {
   const figure = byTestId('chart-events');
-  const box = await figure.locator('svg.chart-svg').boundingBox();
-  await page.mouse.move(box.x + box.width - 30, box.y + box.height / 2);
+  const plotArea = figure.locator('svg.chart-svg rect.overlay');
+  // The locator's hover places the pointer where the plot is when it acts (the page above the
+  // chart may have grown since a box was measured), and retries over a redraw.
+  const area = await plotArea.boundingBox();
+  await plotArea.hover({ position: { x: area.width - 12, y: area.height / 2 } });
   const tooltip = figure.getByTestId('chart-tooltip');
   await tooltip.waitFor();
   const text = await tooltip.innerText();
   assert.match(text, /^\d\d:\d\d:\d\d/);
   for (const label of ['applied', 'stale', 'invalid', 'dead-lettered']) assert.match(text, new RegExp(label));
   assert.match(text, /\/s/);
+  const box = await figure.locator('svg.chart-svg').boundingBox();
   await shot('hover', { clip: { x: box.x - 20, y: box.y - 50, width: box.width + 40, height: box.height + 70 } });
   await page.mouse.move(0, 0);
   await tooltip.waitFor({ state: 'hidden' });

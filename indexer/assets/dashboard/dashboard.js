@@ -409,6 +409,8 @@
         if (this.model && this.model.times.length && this.hoverIndex === null) this.setHover(this.model.times.length - 1);
       });
       this.plot.addEventListener('blur', () => this.setHover(null));
+      this.plot.addEventListener('pointermove', (e) => this.onPointer(e));
+      this.plot.addEventListener('pointerleave', () => this.setHover(null));
     }
 
     update(model) {
@@ -519,11 +521,11 @@
 
       // Hover: a guide line and a dot per series at the point nearest to the pointer.
       this.hoverLayer = svg('g', { class: 'hover', 'aria-hidden': 'true' }, root);
-      const overlay = svg('rect', {
+      // The pointer listeners are on the plot (see the constructor), which outlives every redraw:
+      // on a redrawn overlay under a still pointer, no pointerleave would ever fire.
+      svg('rect', {
         x: margin.left, y: margin.top, width: iw, height: ih, fill: 'transparent', class: 'overlay',
       }, root);
-      overlay.addEventListener('pointermove', (e) => this.onPointer(e));
-      overlay.addEventListener('pointerleave', () => this.setHover(null));
 
       this.plot.replaceChildren(root, this.tooltip);
       if (this.hoverT !== null) this.setHover(this.nearestIndex(this.hoverT));
@@ -538,6 +540,7 @@
     }
 
     onPointer(event) {
+      if (!this.geometry || !this.model) return;
       const { margin, iw, tMin, tMax } = this.geometry;
       const rect = this.plot.querySelector('svg').getBoundingClientRect();
       const px = event.clientX - rect.left;
