@@ -28,5 +28,6 @@ pub use http::{
 pub use schemas::{LiveIndex, SharedIndex};
 pub use search::{
     search, search_with, suggest, Facet, FacetValue, Highlights, Hit, Relevance, SearchError,
-    SearchParams, SearchResponse, Sort, SuggestParams, SuggestResponse, Suggestion, SuggestionKind,
+    SearchOptions, SearchParams, SearchResponse, Sort, SuggestParams, SuggestResponse, Suggestion,
+    SuggestionKind,
 };

@@ -332,6 +332,9 @@ mod tests {
         assert!(error(&["run", "--boost-title", "nan"]).contains("weight"));
         assert!(error(&["run", "--cors-origin", "shop.example.com"]).contains("--cors-origin"));
         assert!(error(&["run", "--request-timeout", "1ms"]).contains("--request-timeout"));
+        assert!(error(&["run", "--search-timeout", "3s"]).contains("--search-timeout"));
+        assert!(error(&["run", "--search-timeout", "0s"]).contains("--search-timeout"));
+        assert!(error(&["run", "--search-timeout", "fast"]).contains("--search-timeout"));
         assert!(error(&["run", "--freshness-slo-window", "1h"]).contains("--freshness-slo-window"));
         assert!(error(&["run", "--canary-interval", "1ms"]).contains("--canary-interval"));
         assert!(error(&["run", "--canary-interval", "often"]).contains("--canary-interval"));

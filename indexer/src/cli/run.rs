@@ -240,6 +240,10 @@ pub struct SearchArgs {
     /// How long a search waits for a slot before 503.
     #[arg(long, env = "INDEXER_SEARCH_QUEUE_TIMEOUT", default_value = "200ms", value_parser = parse_duration)]
     pub search_queue_timeout: Duration,
+    /// A search still running this long after its request arrived is stopped inside the
+    /// search (its slot freed) and answered 503 `timeout`; at most `--request-timeout`.
+    #[arg(long, env = "INDEXER_SEARCH_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub search_timeout: Duration,
     /// Origin allowed to call the shopper API from a browser (repeatable; `*` for any).
     /// Without it, no CORS headers are sent. Never applies to admin routes.
     #[arg(
@@ -254,6 +258,14 @@ impl SearchArgs {
     fn validate(&self) -> Result<(), String> {
         if self.request_timeout < Duration::from_millis(10) {
             return Err("--request-timeout must be at least 10ms".to_owned());
+        }
+        if self.search_timeout < Duration::from_millis(1)
+            || self.search_timeout > self.request_timeout
+        {
+            return Err(format!(
+                "--search-timeout must be between 1ms and --request-timeout ({:?}), got {:?}",
+                self.request_timeout, self.search_timeout
+            ));
         }
         for origin in &self.cors_origins {
             let ok = origin == "*"
@@ -291,6 +303,7 @@ impl From<&SearchArgs> for query_api::SearchSettings {
             },
             max_concurrent_searches: args.max_concurrent_searches as usize,
             queue_timeout: args.search_queue_timeout,
+            search_timeout: args.search_timeout,
             cors_origins: args.cors_origins.clone(),
         }
     }

@@ -88,12 +88,22 @@ fn publish(args: DemoArgs, started: Started) {
             return;
         }
     };
-    if let Err(e) = publish::run(&Publication::from(&catalog), started.shutdown.clone()) {
-        tracing::error!(error = %e, "demo catalog not published");
-        return;
-    }
-    // Wait until the catalog is searchable, then say where to look.
-    while !started.shutdown.load(Ordering::Relaxed) && started.status.total_lag() > 0 {
+    let published = match publish::run(&Publication::from(&catalog), started.shutdown.clone()) {
+        Ok(published) => published,
+        Err(e) => {
+            tracing::error!(error = %e, "demo catalog not published");
+            return;
+        }
+    };
+    // Wait until the catalog is searchable, then say where to look. A lag of 0 alone is not
+    // enough: until the consumer has fetched the new high watermarks, the lag it knows is
+    // that of the empty topics (the CI saw the URLs printed with 39 of 300 products
+    // searchable). The commits must cover at least as many messages as were published.
+    let searchable = |status: &crate::telemetry::Status| {
+        let committed: i64 = status.committed_offsets().iter().map(|(_, o)| o).sum();
+        committed >= published.events as i64 && status.total_lag() == 0
+    };
+    while !started.shutdown.load(Ordering::Relaxed) && !searchable(&started.status) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let token = args.admin_token.clone().unwrap_or_else(random_token);

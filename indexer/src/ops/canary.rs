@@ -162,9 +162,17 @@ impl Canary {
             let index = self.index.current();
             let (relevance, params) = (self.relevance, params.clone());
             let found = tokio::task::spawn_blocking(move || {
-                query_api::search_with(&index, relevance, &params, true)
-                    .map(|r| r.total > 0)
-                    .unwrap_or(false)
+                query_api::search_with(
+                    &index,
+                    relevance,
+                    &params,
+                    &query_api::SearchOptions {
+                        include_canaries: true,
+                        deadline: None,
+                    },
+                )
+                .map(|r| r.total > 0)
+                .unwrap_or(false)
             })
             .await
             .unwrap_or(false);

@@ -105,7 +105,10 @@ impl From<tantivy::TantivyError> for ApiError {
 
 impl From<crate::search::SearchError> for ApiError {
     fn from(e: crate::search::SearchError) -> ApiError {
-        ApiError::internal(e)
+        match e {
+            crate::search::SearchError::Timeout => ApiError::Timeout,
+            other => ApiError::internal(other),
+        }
     }
 }
 

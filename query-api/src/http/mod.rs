@@ -48,6 +48,9 @@ pub struct SearchSettings {
     pub max_concurrent_searches: usize,
     /// How long a request waits for a search slot before 503 `overloaded`.
     pub queue_timeout: Duration,
+    /// A search still running this long after its request arrived is stopped (a deadline
+    /// checked inside the search, freeing its slot) and answered 503 `timeout`.
+    pub search_timeout: Duration,
     /// Origins allowed by CORS on the shopper routes; empty disables CORS.
     pub cors_origins: Vec<String>,
 }
@@ -58,6 +61,7 @@ impl Default for SearchSettings {
             relevance: Relevance::default(),
             max_concurrent_searches: 16,
             queue_timeout: Duration::from_millis(200),
+            search_timeout: Duration::from_secs(1),
             cors_origins: Vec::new(),
         }
     }

@@ -1,12 +1,14 @@
 //! Handlers of the read API.
 
+use std::time::Instant;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 
 use super::error::{ApiError, Missing};
 use super::params::pairs;
 use super::ApiState;
-use crate::search::{SearchParams, SearchResponse, SuggestParams, SuggestResponse};
+use crate::search::{SearchOptions, SearchParams, SearchResponse, SuggestParams, SuggestResponse};
 
 /// `GET /products/{product_id}`: the merged document of a visible product.
 pub async fn get_product(
@@ -31,11 +33,19 @@ pub async fn search(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    let options = SearchOptions {
+        include_canaries: false,
+        deadline: Some(Instant::now() + state.settings.search_timeout),
+    };
     let params = SearchParams::parse(&pairs(raw.as_deref()))?;
     let index = state.index.current();
     let relevance = state.settings.relevance;
     let response = state
-        .run_blocking(move || Ok(crate::search::search(&index, relevance, &params)?))
+        .run_blocking(move || {
+            Ok(crate::search::search_with(
+                &index, relevance, &params, &options,
+            )?)
+        })
         .await?;
     Ok(Json(response))
 }

@@ -4,9 +4,12 @@
 //!   that can be walked, or probed at another word's candidates without a buffered union).
 //! - `min_match`: [`MinMatchQuery`], Lucene's minimum-should-match over word groups (the
 //!   cheapest words are walked, the broadest only probed).
+//! - `deadline`: [`DeadlineQuery`], a cooperative deadline checked inside the search.
 
+mod deadline;
 mod min_match;
 mod word_group;
 
+pub use deadline::{Deadline, DeadlineQuery};
 pub use min_match::MinMatchQuery;
 pub use word_group::WordGroup;

@@ -29,6 +29,20 @@ pub struct Word {
     pub alternatives: Vec<String>,
     /// For a prefix word, the index terms it completes to (see [`expand_prefixes`](super::expansion::expand_prefixes)).
     pub completions: Vec<Term>,
+    /// The index terms within `fuzziness` edits of the stem, per typo field, found once per
+    /// search (see [`expand_typos`](super::expansion::expand_typos)).
+    pub typos: Vec<Term>,
+    /// Whether some product holds the stem or an alternative in a text field (set by
+    /// [`expand_typos`](super::expansion::expand_typos); true until then).
+    pub known: bool,
+}
+
+impl Word {
+    /// Whether the word can match any product: as typed, with a typo or as a prefix. A
+    /// required word that cannot makes every stricter pass of a search empty.
+    pub fn can_match(&self) -> bool {
+        self.known || !self.typos.is_empty() || !self.completions.is_empty()
+    }
 }
 
 /// English stop words (Lucene's list): optional in queries that have other words.
@@ -110,6 +124,8 @@ pub fn analyze(text: &str) -> Vec<Word> {
             prefix: false,
             alternatives,
             completions: Vec::new(),
+            typos: Vec::new(),
+            known: true,
         });
     }
     // A query of stop words only keeps them all required.

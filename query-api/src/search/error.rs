@@ -4,6 +4,9 @@
 /// A search could not run to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
+    /// The search ran past its deadline and was stopped.
+    #[error("the search ran past its deadline")]
+    Timeout,
     /// The index could not be read (or a stored state could not be decoded).
     #[error("tantivy: {0}")]
     Index(#[from] tantivy::TantivyError),

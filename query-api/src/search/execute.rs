@@ -13,11 +13,12 @@ use schemas::LiveIndex;
 
 use super::analysis::{analyze, required_words, Word};
 use super::error::SearchError;
-use super::expansion::{drop_typos_of_known_words, expand_prefixes};
+use super::expansion::{expand_prefixes, expand_typos};
 use super::facets::{self, FacetCollector, FacetValue};
 use super::highlight::highlight;
 use super::query::{relaxation_steps, QueryBuilder, Relevance};
 use super::request::{SearchParams, Sort};
+use crate::scorers::{Deadline, DeadlineQuery};
 
 /// What matched in one hit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -194,29 +195,40 @@ fn collect_page(
     })
 }
 
+/// How a search runs, beyond its parameters.
+#[derive(Debug, Clone, Default)]
+pub struct SearchOptions {
+    /// Let freshness canaries match (the canary checker only; never shoppers).
+    pub include_canaries: bool,
+    /// Stop and answer [`SearchError::Timeout`] past this instant (checked inside the
+    /// search, so the work stops too, not only the wait).
+    pub deadline: Option<Instant>,
+}
+
 /// Runs a search on `index`.
 pub fn search(
     index: &LiveIndex,
     relevance: Relevance,
     p: &SearchParams,
 ) -> Result<SearchResponse, SearchError> {
-    search_with(index, relevance, p, false)
+    search_with(index, relevance, p, &SearchOptions::default())
 }
 
-/// [`search`], optionally letting freshness canaries match (for the canary checker).
+/// [`search`] with options: a deadline, canaries.
 pub fn search_with(
     index: &LiveIndex,
     relevance: Relevance,
     p: &SearchParams,
-    include_canaries: bool,
+    options: &SearchOptions,
 ) -> Result<SearchResponse, SearchError> {
     let started = Instant::now();
+    let deadline = Deadline::new(options.deadline);
     let searcher = index.reader.searcher();
-    let words = query_words(index, &searcher, relevance, &p.q)?;
+    let words = query_words(index, &searcher, relevance, &p.q, &deadline)?;
     let builder = QueryBuilder {
         fields: &index.fields,
         relevance,
-        include_canaries,
+        include_canaries: options.include_canaries,
     };
     // Browsing without words has no relevance: show the newest first.
     let sort = if words.is_empty() && p.sort == Sort::Relevance {
@@ -225,7 +237,7 @@ pub fn search_with(
         p.sort
     };
     let all = required_words(&words);
-    let (page, required) = collect_relaxing(&searcher, &builder, &words, p, sort)?;
+    let (page, required) = collect_relaxing(&searcher, &builder, &words, p, sort, &deadline)?;
     let hits = render_hits(index, &searcher, page.top, &words)?;
     let facets = page
         .facets
@@ -252,15 +264,20 @@ fn query_words(
     searcher: &Searcher,
     relevance: Relevance,
     q: &str,
+    deadline: &Deadline,
 ) -> Result<Vec<Word>, SearchError> {
     let mut words: Vec<Word> = analyze(q);
-    drop_typos_of_known_words(
+    expand_typos(
         &mut words,
         &index.fields,
         searcher,
         relevance.typo_threshold,
+        deadline,
     )?;
     expand_prefixes(&mut words, &index.fields, searcher)?;
+    if deadline.expired() {
+        return Err(SearchError::Timeout);
+    }
     Ok(words)
 }
 
@@ -273,22 +290,32 @@ fn collect_relaxing(
     words: &[Word],
     p: &SearchParams,
     sort: Sort,
+    deadline: &Deadline,
 ) -> Result<(Page, usize), SearchError> {
     let relax_below = builder.relevance.relax_below.max(1);
     let all = required_words(words);
+    let can_match = words
+        .iter()
+        .filter(|w| !w.optional && w.can_match())
+        .count();
     let mut required = all;
     let phrase = builder.phrase_query(words);
     let phrase = phrase.as_deref();
-    let mut page = collect_page(
-        searcher,
-        &builder.query(p, words, required),
-        phrase,
-        p,
-        sort,
-    )?;
+    let pass = |required: usize| -> Result<Page, SearchError> {
+        let query = DeadlineQuery::new(
+            Box::new(builder.query(p, words, required)),
+            deadline.clone(),
+        );
+        let page = collect_page(searcher, &query, phrase, p, sort)?;
+        if deadline.expired() {
+            return Err(SearchError::Timeout);
+        }
+        Ok(page)
+    };
+    let mut page = pass(required)?;
     if page.total < relax_below {
-        for step in relaxation_steps(all) {
-            let relaxed = collect_page(searcher, &builder.query(p, words, step), phrase, p, sort)?;
+        for step in relaxation_steps(all, can_match) {
+            let relaxed = pass(step)?;
             required = step;
             page = relaxed;
             if page.total >= relax_below {

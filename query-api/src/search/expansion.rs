@@ -1,13 +1,16 @@
-//! Term expansion against the index: which words get typo corrections (only those the
-//! catalog does not know as typed), and which index terms a word being typed completes to.
+//! Term expansion against the index, once per search: which words get typo corrections
+//! (only those the catalog does not know as typed) and which terms they correct to, and which
+//! index terms a word being typed completes to.
 
 use std::collections::HashMap;
 
 use schemas::IndexFields;
+use tantivy::query::FuzzyTermQuery;
 use tantivy::schema::Field;
 use tantivy::{Searcher, Term};
 
 use super::analysis::Word;
+use crate::scorers::Deadline;
 
 /// The fields where typo corrections apply (every text field but the description).
 pub(super) fn typo_fields(fields: &IndexFields) -> [Field; 4] {
@@ -19,26 +22,112 @@ pub(super) fn typo_fields(fields: &IndexFields) -> [Field; 4] {
     ]
 }
 
-/// Takes the typo corrections off the words that at least `threshold` products contain as
-/// typed (in a field that typos apply to); see the module notes.
-pub fn drop_typos_of_known_words(
+/// Query words that get typo corrections, at most (the first ones the catalog does not know
+/// well enough; later words must match as typed). Each costs a walk of a Levenshtein
+/// automaton over the term dictionary of four fields in every segment: a pasted line of
+/// unknown words must not multiply that (issue #14 item 12).
+pub const MAX_TYPO_WORDS: usize = 5;
+/// Typo corrections kept per word and field: the terms most products contain (Lucene's and
+/// Elasticsearch's `max_expansions`).
+pub const MAX_TYPO_EXPANSIONS: usize = 50;
+/// Index terms matching the automaton read per field and segment, at most.
+const MAX_TYPO_SCAN: usize = 2_000;
+
+/// Resolves the typo side of every word once per search, so that no pass of the search (the
+/// strict one, then each relaxation) walks an automaton again:
+/// - `known`: some product holds the stem (or an alternative) in a text field;
+/// - words that at least `threshold` products contain as typed (in a field that typos apply
+///   to) take no typo corrections (see the module notes of `query`);
+/// - the others, up to [`MAX_TYPO_WORDS`], get `typos`: the index terms within `fuzziness`
+///   edits (transpositions count as one), the [`MAX_TYPO_EXPANSIONS`] most frequent per
+///   field, which is what Tantivy's `FuzzyTermQuery` matches (it re-walked them per pass
+///   and per segment). Words past the cap are matched as typed (`fuzziness` 0).
+///
+/// Stops early, leaving the remaining words as typed, once `deadline` has passed (the
+/// caller answers "timed out").
+pub fn expand_typos(
     words: &mut [Word],
     fields: &IndexFields,
     searcher: &Searcher,
     threshold: u64,
+    deadline: &Deadline,
 ) -> tantivy::Result<()> {
-    if threshold == 0 {
-        return Ok(());
-    }
-    for word in words.iter_mut().filter(|w| w.fuzziness > 0) {
-        for field in typo_fields(fields) {
-            if searcher.doc_freq(&Term::from_field_text(field, &word.stem))? >= threshold {
-                word.fuzziness = 0;
-                break;
+    let typo_fields = typo_fields(fields);
+    let mut budget = MAX_TYPO_WORDS;
+    for word in words.iter_mut() {
+        word.typos.clear();
+        word.known = false;
+        for field in text_fields(fields) {
+            for text in std::iter::once(&word.stem).chain(&word.alternatives) {
+                let freq = searcher.doc_freq(&Term::from_field_text(field, text))?;
+                word.known |= freq > 0;
+                let as_typed = text == &word.stem && typo_fields.contains(&field);
+                if as_typed && threshold > 0 && freq >= threshold {
+                    word.fuzziness = 0;
+                }
             }
+        }
+        if word.fuzziness == 0 {
+            continue;
+        }
+        if budget == 0 || deadline.check() {
+            word.fuzziness = 0;
+            continue;
+        }
+        budget -= 1;
+        for field in typo_fields {
+            let ranked = typo_terms(searcher, field, &word.stem, word.fuzziness)?;
+            word.typos.extend(
+                ranked
+                    .into_iter()
+                    .take(MAX_TYPO_EXPANSIONS)
+                    .filter_map(|(key, _)| String::from_utf8(key).ok())
+                    .map(|text| Term::from_field_text(field, &text)),
+            );
         }
     }
     Ok(())
+}
+
+/// Every text field a word is looked up in.
+fn text_fields(fields: &IndexFields) -> [Field; 5] {
+    [
+        fields.title,
+        fields.brand,
+        fields.category,
+        fields.attributes,
+        fields.description,
+    ]
+}
+
+/// The terms of `field` within `distance` edits of `stem`, with the number of documents
+/// holding each (summed over segments), most documents first (ties: by term).
+fn typo_terms(
+    searcher: &Searcher,
+    field: Field,
+    stem: &str,
+    distance: u8,
+) -> tantivy::Result<Vec<(Vec<u8>, u64)>> {
+    let automaton =
+        FuzzyTermQuery::new(Term::from_field_text(field, stem), distance, true).automaton()?;
+    let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut stream = inverted.terms().search(&automaton).into_stream()?;
+        let mut scanned = 0;
+        while scanned < MAX_TYPO_SCAN && stream.advance() {
+            scanned += 1;
+            *counts.entry(stream.key().to_vec()).or_default() += u64::from(stream.value().doc_freq);
+        }
+    }
+    Ok(ranked(counts))
+}
+
+/// Terms with their document counts, most documents first (ties: by term).
+fn ranked(counts: HashMap<Vec<u8>, u64>) -> Vec<(Vec<u8>, u64)> {
+    let mut ranked: Vec<(Vec<u8>, u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
 }
 
 /// Completions of a word being typed kept per field: the ones most products contain
@@ -112,9 +201,7 @@ pub fn prefix_terms(
             }
         }
     }
-    let mut ranked: Vec<(Vec<u8>, u64)> = counts.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(ranked)
+    Ok(ranked(counts))
 }
 
 #[cfg(test)]
@@ -123,6 +210,115 @@ mod tests {
 
     use super::*;
     use crate::search::analysis::analyze;
+
+    fn title_index(titles: &[String]) -> (IndexFields, Index) {
+        let fields = IndexFields::new();
+        let index = Index::create_in_ram(fields.schema.clone());
+        schemas::index::register_analyzers(&index);
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for (i, title) in titles.iter().enumerate() {
+            writer
+                .add_document(doc!(fields.title => title.as_str()))
+                .unwrap();
+            if i == titles.len() / 2 {
+                writer.commit().unwrap();
+            }
+        }
+        writer.commit().unwrap();
+        (fields, index)
+    }
+
+    #[test]
+    fn typo_corrections_are_what_tantivys_fuzzy_query_matches() {
+        use tantivy::collector::DocSetCollector;
+        use tantivy::query::{ConstScoreQuery, TermSetQuery};
+        let titles: Vec<String> = [
+            "kettle",
+            "kettles",
+            "ketle",
+            "kettel",
+            "settle",
+            "kestle",
+            "bottle",
+            "kettle pot",
+            "cattle",
+            "little",
+            "skillet",
+            "kettlebell",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let (fields, index) = title_index(&titles);
+        let searcher = index.reader().unwrap().searcher();
+        for typed in ["kettle", "kettel", "ketle", "settles", "skilet"] {
+            let mut words = analyze(typed);
+            words[0].prefix = false;
+            let fuzziness = words[0].fuzziness;
+            expand_typos(&mut words, &fields, &searcher, 0, &Deadline::new(None)).unwrap();
+            let title_typos: Vec<Term> = words[0]
+                .typos
+                .iter()
+                .filter(|t| t.field() == fields.title)
+                .cloned()
+                .collect();
+            let ours = ConstScoreQuery::new(Box::new(TermSetQuery::new(title_typos)), 1.0);
+            let theirs = tantivy::query::FuzzyTermQuery::new(
+                Term::from_field_text(fields.title, &words[0].stem),
+                fuzziness,
+                true,
+            );
+            assert_eq!(
+                searcher.search(&ours, &DocSetCollector).unwrap(),
+                searcher.search(&theirs, &DocSetCollector).unwrap(),
+                "{typed}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_words_cannot_match_and_typos_are_capped_per_query() {
+        let (fields, index) = title_index(&["kettle pot".to_owned(), "kettle".to_owned()]);
+        let searcher = index.reader().unwrap().searcher();
+        // Twelve unknown 12-letter words, then a known one and one a typo away from it.
+        let mut q: Vec<String> = (0..12)
+            .map(|i| format!("zqxwvprtlkj{}", (b'a' + i) as char))
+            .collect();
+        q.push("kettle".to_owned());
+        q.push("kettel".to_owned());
+        let mut words = analyze(&q.join(" "));
+        let last = words.len() - 1;
+        words[last].prefix = false;
+        expand_typos(&mut words, &fields, &searcher, 5, &Deadline::new(None)).unwrap();
+        assert!(words[..12].iter().all(|w| !w.known && !w.can_match()));
+        assert!(words[12].known && words[12].can_match());
+        assert!(!words[13].known);
+        let with_typos = words.iter().filter(|w| w.fuzziness > 0).count();
+        assert_eq!(with_typos, MAX_TYPO_WORDS, "the cap");
+        assert_eq!(words[13].fuzziness, 0, "past the cap: matched as typed");
+        assert!(!words[13].can_match());
+
+        // Within the cap, the typo finds the known word.
+        let mut words = analyze("zqxwvprtlkja kettel ");
+        expand_typos(&mut words, &fields, &searcher, 5, &Deadline::new(None)).unwrap();
+        assert!(!words[0].can_match());
+        assert!(words[1].can_match() && !words[1].known);
+        assert_eq!(
+            words[1].typos,
+            [Term::from_field_text(fields.title, "kettl")]
+        );
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_typo_expansion() {
+        let (fields, index) = title_index(&["kettle".to_owned()]);
+        let searcher = index.reader().unwrap().searcher();
+        let mut words = analyze("kettel ");
+        let passed = Deadline::new(Some(std::time::Instant::now()));
+        expand_typos(&mut words, &fields, &searcher, 5, &passed).unwrap();
+        assert!(passed.expired());
+        assert!(words[0].typos.is_empty());
+    }
 
     #[test]
     fn a_prefix_completes_to_its_most_frequent_terms_other_than_itself() {

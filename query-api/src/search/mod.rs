@@ -28,7 +28,7 @@ mod request;
 mod suggest;
 
 pub use error::SearchError;
-pub use execute::{search, search_with, Highlights, Hit, SearchResponse};
+pub use execute::{search, search_with, Highlights, Hit, SearchOptions, SearchResponse};
 pub use facets::FacetValue;
 pub use query::Relevance;
 pub use request::{Facet, SearchParams, Sort, SuggestParams};

@@ -9,7 +9,9 @@
 //!   (title > brand > category > attributes > description, see [`Relevance`]);
 //! - a fuzzy match for typos: 1 edit for words of 5 or more characters, 2 edits from 9
 //!   (transpositions count as one edit), on title, brand, category and attributes. Fuzzy
-//!   matches score a small constant, so an exact match always ranks above a fuzzy one.
+//!   matches score a small constant, so an exact match always ranks above a fuzzy one. The
+//!   corrections are found once per search, for at most 5 words, 50 terms per word and
+//!   field ([`expand_typos`](super::expansion::expand_typos)), and every pass reuses them.
 //!   Only words the catalog does not know as typed get typo corrections: a word that at
 //!   least `typo_threshold` products contain (title, brand, category or attributes) is
 //!   taken as typed, as spell checkers do (Lucene's "suggest when not in index", Typesense's
@@ -21,7 +23,8 @@
 //!
 //! All word groups must match (AND), except stop words ("with", "for"), which only add to the
 //! score. When that finds nothing (or fewer than `relax_below` products), the search is run
-//! again requiring fewer words (all but one, then fewer), so a shopper gets the closest
+//! again requiring fewer words (all but one, then fewer, but never more than the words that
+//! some product holds: none at all when no word is known), so a shopper gets the closest
 //! products instead of an empty page; in a relaxed search, products with more of the words
 //! rank first. Unit words also match their catalog abbreviation ("inch" matches "in").
 //! Multi-word queries get a phrase bonus on the title, added to the top of the ranking only
@@ -36,8 +39,8 @@ use std::ops::Bound;
 use schemas::index::normalize_keyword;
 use schemas::IndexFields;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
@@ -123,7 +126,7 @@ impl QueryBuilder<'_> {
         for (field, boost) in self.text_fields() {
             let term = Term::from_field_text(field, &word.stem);
             disjuncts.push(Box::new(BoostQuery::new(
-                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
                 boost,
             )));
             for alt in &word.alternatives {
@@ -135,23 +138,16 @@ impl QueryBuilder<'_> {
                     boost,
                 )));
             }
+            // Typo corrections, resolved once per search (`expand_typos`): the same
+            // constant-score match as Tantivy's `FuzzyTermQuery`, without walking the
+            // automaton again in every pass and segment.
             if word.fuzziness > 0 && typo_fields.contains(&field) {
-                disjuncts.push(Box::new(BoostQuery::new(
-                    Box::new(FuzzyTermQuery::new(term, word.fuzziness, true)),
-                    boost * FUZZY_WEIGHT,
-                )));
+                if let Some(typos) = term_set(&word.typos, field, boost * FUZZY_WEIGHT) {
+                    disjuncts.push(typos);
+                }
             }
-            let completions: Vec<Term> = word
-                .completions
-                .iter()
-                .filter(|t| t.field() == field)
-                .cloned()
-                .collect();
-            if !completions.is_empty() {
-                disjuncts.push(Box::new(ConstScoreQuery::new(
-                    Box::new(TermSetQuery::new(completions)),
-                    boost * PREFIX_WEIGHT,
-                )));
+            if let Some(completions) = term_set(&word.completions, field, boost * PREFIX_WEIGHT) {
+                disjuncts.push(completions);
             }
         }
         WordGroup::new(disjuncts, TIE_BREAKER)
@@ -280,6 +276,21 @@ pub fn attr_term(field: Field, name: &str, value: &str) -> Term {
     t
 }
 
+/// A constant-score match of the `terms` of `field`, if any.
+fn term_set(terms: &[Term], field: Field, score: f32) -> Option<Box<dyn Query>> {
+    let terms: Vec<Term> = terms
+        .iter()
+        .filter(|t| t.field() == field)
+        .cloned()
+        .collect();
+    (!terms.is_empty()).then(|| -> Box<dyn Query> {
+        Box::new(ConstScoreQuery::new(
+            Box::new(TermSetQuery::new(terms)),
+            score,
+        ))
+    })
+}
+
 fn term(t: Term) -> Box<dyn Query> {
     Box::new(TermQuery::new(t, IndexRecordOption::Basic))
 }
@@ -290,9 +301,11 @@ fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
 }
 
 /// How many words the relaxation steps require, after "all of them" found too little:
-/// all but one, then fewer, down to one.
-pub fn relaxation_steps(words: usize) -> Vec<usize> {
-    (1..words).rev().collect()
+/// all but one, then fewer, down to one; never more than the `can_match` words that some
+/// product holds (a step requiring more finds nothing, for any catalog), so a query of
+/// unknown words runs no relaxation pass at all.
+pub fn relaxation_steps(words: usize, can_match: usize) -> Vec<usize> {
+    (1..words.min(can_match + 1)).rev().collect()
 }
 
 #[cfg(test)]
@@ -301,9 +314,22 @@ mod tests {
 
     #[test]
     fn relaxation_goes_from_all_but_one_down_to_one() {
-        assert_eq!(relaxation_steps(1), Vec::<usize>::new());
-        assert_eq!(relaxation_steps(2), [1]);
-        assert_eq!(relaxation_steps(3), [2, 1]);
-        assert_eq!(relaxation_steps(5), [4, 3, 2, 1]);
+        assert_eq!(relaxation_steps(1, 1), Vec::<usize>::new());
+        assert_eq!(relaxation_steps(2, 2), [1]);
+        assert_eq!(relaxation_steps(3, 3), [2, 1]);
+        assert_eq!(relaxation_steps(5, 5), [4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn relaxation_never_requires_more_words_than_can_match() {
+        assert_eq!(
+            relaxation_steps(5, 0),
+            Vec::<usize>::new(),
+            "nothing matched"
+        );
+        assert_eq!(relaxation_steps(32, 0), Vec::<usize>::new());
+        assert_eq!(relaxation_steps(5, 2), [2, 1]);
+        assert_eq!(relaxation_steps(5, 4), [4, 3, 2, 1]);
+        assert_eq!(relaxation_steps(32, 1), [1]);
     }
 }

@@ -660,8 +660,16 @@ async fn canaries_are_found_only_by_the_canary_checker() {
         per_page: 5,
         ..Default::default()
     };
-    let with =
-        query_api::search_with(&index, query_api::Relevance::default(), &params, true).unwrap();
+    let with = query_api::search_with(
+        &index,
+        query_api::Relevance::default(),
+        &params,
+        &query_api::SearchOptions {
+            include_canaries: true,
+            deadline: None,
+        },
+    )
+    .unwrap();
     assert_eq!(with.total, 1, "{:?}", with.hits);
     assert_eq!(
         with.hits

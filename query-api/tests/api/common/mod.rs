@@ -338,3 +338,63 @@ pub fn facet(body: &Value, key: &str) -> Vec<(String, u64)> {
         })
         .unwrap_or_default()
 }
+
+/// A generated catalog of `n` products over a vocabulary of about 30k made-up words (a term
+/// dictionary of a real catalog's size), each title 6 of them plus `item{i}`, in `segments`
+/// segments: for the cost of hostile queries, not for relevance.
+pub fn generated_index(n: usize, segments: usize) -> LiveIndex {
+    const SYLLABLES: &[&str] = &[
+        "ka", "lo", "mi", "ne", "su", "ta", "vo", "ri", "pe", "da", "ge", "bu", "zo", "fa", "hi",
+        "ju", "wo", "xe", "ye", "co", "tra", "ble", "str", "pin", "mar", "ven", "dor", "sil",
+        "gar", "tek",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut word = || {
+        let r = next();
+        (0..3 + (r % 3) as usize)
+            .map(|i| SYLLABLES[((r >> (8 * i + 4)) % SYLLABLES.len() as u64) as usize])
+            .collect::<String>()
+    };
+    let fields = IndexFields::new();
+    let index = Index::create_in_ram(fields.schema.clone());
+    schemas::index::register_analyzers(&index);
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 50_000_000).unwrap();
+    for i in 0..n {
+        let mut s = ProductState::new(&format!("g{i}"));
+        let title = (0..6).map(|_| word()).collect::<Vec<_>>().join(" ");
+        s.product = versioned(
+            1,
+            Some(ProductBody {
+                title: format!("{title} item{i}"),
+                description: (0..10).map(|_| word()).collect::<Vec<_>>().join(" "),
+                brand: word(),
+                category: vec![word(), word()],
+                attributes: ProductBody::store_attributes(&Attributes::new()),
+            }),
+        );
+        writer.add_document(fields.document(&s)).unwrap();
+        if (i + 1) % n.div_ceil(segments.max(1)) == 0 {
+            writer.commit().unwrap();
+        }
+    }
+    writer.commit().unwrap();
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .unwrap();
+    LiveIndex {
+        index,
+        reader,
+        fields,
+        path: None,
+        generation: 1,
+        retired: std::sync::Mutex::new(None),
+    }
+}
