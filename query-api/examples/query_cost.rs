@@ -1,9 +1,11 @@
 //! Per-query cost on an index directory, without HTTP: runs the search benchmark's query
 //! shapes (`scripts/bench/search.lua`) one at a time and prints the median and worst
-//! `search()` time of each, slowest first.
+//! `search()` time of each, slowest first. With the filter `hostile`, the costly shapes of
+//! issue #14 item 12 instead (unknown 12-letter words up to the 32-word cap, many known words
+//! that no product has together).
 //!
 //! ```sh
-//! cargo run --release -p query-api --example query_cost -- DATA_DIR/indexes/NAME [ROUNDS]
+//! cargo run --release -p query-api --example query_cost -- DATA_DIR/indexes/NAME [ROUNDS] [FILTER | =QUERY | hostile]
 //! ```
 
 use std::time::{Duration, Instant};
@@ -89,6 +91,31 @@ const ADJECTIVES: &[&str] = &[
     "stainless steel",
     "red",
 ];
+/// Twelve-letter words no product has (consonant-vowel pairs: they walk deep into the
+/// typo automata of a real term dictionary before failing).
+const UNKNOWN: &str =
+    "neraduficuja dosakasafecu rakagisefumu hajifuducujo situtimehedu muvitidazohi \
+    gosadunipuvu tadivacitiri bopefocemeko rodetolesulo pokedegekavu himagopunezu cororoforaja \
+    johanucabugu fibajurelipo favovomagani vezajupebuma lupepezikuje rejuvibalole popidefevene \
+    vubopafojoho narorahegagu tevigugabaze sejalemukuni secituzozegu zatebehevufu cizuvacejica \
+    zobatizuzelo zuvukulujogo fotidesajife peletefoveke surisepidibi";
+
+/// The hostile shapes, as query strings.
+fn hostile() -> Vec<String> {
+    let unknown: Vec<&str> = UNKNOWN.split_whitespace().collect();
+    let words = |n: usize| unknown[..n].join("+");
+    vec![
+        format!("q={}", words(8)),
+        format!("q={}", words(16)),
+        format!("q={}", words(32)),
+        format!("q={}&facets=brand,category,price&sort=price_asc", words(32)),
+        format!("q=samsung+{}", words(31)),
+        format!("q=sony+lego+{}+tv", words(6)),
+        "q=samsung+tv+laptop+camera+blender+mixer+sofa+tent".to_owned(),
+        "q=samsung+tv+laptop+camera+blender+mixer+sofa+tent+cooler+hammer+treadmill+backpack+skillet+coffee+drill+yoga".to_owned(),
+    ]
+}
+
 const EXTRAS: &[&str] = &[
     "",
     "&facets=brand,category,price",
@@ -130,6 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // A filter starting with `=` is one exact query string.
     match only.as_deref().map(|o| o.strip_prefix('=').ok_or(o)) {
+        Some(Err("hostile")) => raws = hostile(),
         Some(Ok(exact)) => raws = vec![exact.to_owned()],
         Some(Err(part)) => raws.retain(|raw| raw.contains(part)),
         None => {}

@@ -313,15 +313,29 @@ fn collect_relaxing(
         Ok(page)
     };
     let mut page = pass(required)?;
-    if page.total < relax_below {
-        for step in relaxation_steps(all, can_match) {
-            let relaxed = pass(step)?;
-            required = step;
-            page = relaxed;
-            if page.total >= relax_below {
-                break;
+    let steps = relaxation_steps(all, can_match);
+    if page.total < relax_below && !steps.is_empty() {
+        // The most words that at least `relax_below` products hold (or the last step when
+        // none does). Requiring fewer words never matches fewer products, so the totals
+        // along the steps only grow and a binary search finds the same step as trying them
+        // one by one, in about log2(steps) passes instead of up to 31.
+        let (mut lo, mut hi) = (0, steps.len() - 1);
+        let mut best: Option<(usize, Page)> = None;
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let tried = pass(steps[mid])?;
+            if tried.total >= relax_below {
+                hi = mid;
+                best = Some((mid, tried));
+            } else {
+                lo = mid + 1;
             }
         }
+        page = match best {
+            Some((i, tried)) if i == lo => tried,
+            _ => pass(steps[lo])?,
+        };
+        required = steps[lo];
     }
     Ok((page, required))
 }

@@ -110,10 +110,26 @@ fn typo_terms(
 ) -> tantivy::Result<Vec<(Vec<u8>, u64)>> {
     let automaton =
         FuzzyTermQuery::new(Term::from_field_text(field, stem), distance, true).automaton()?;
+    // Only terms with the same first letter: a typo on the first letter is rare (shoppers
+    // see it as they type), and walking the automaton from every first letter was most of
+    // the cost of a query of unknown words (Lucene's spell checker's `minPrefix` of 1).
+    let Some(first) = stem.chars().next() else {
+        return Ok(Vec::new());
+    };
+    let lower = first.to_string().into_bytes();
+    let mut upper = lower.clone();
+    if let Some(last) = upper.last_mut() {
+        *last = last.saturating_add(1);
+    }
     let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
-        let mut stream = inverted.terms().search(&automaton).into_stream()?;
+        let mut stream = inverted
+            .terms()
+            .search(&automaton)
+            .ge(&lower)
+            .lt(&upper)
+            .into_stream()?;
         let mut scanned = 0;
         while scanned < MAX_TYPO_SCAN && stream.advance() {
             scanned += 1;
@@ -229,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn typo_corrections_are_what_tantivys_fuzzy_query_matches() {
+    fn typo_corrections_are_what_tantivys_fuzzy_query_matches_with_the_first_letter() {
         use tantivy::collector::DocSetCollector;
         use tantivy::query::{ConstScoreQuery, TermSetQuery};
         let titles: Vec<String> = [
@@ -251,7 +267,8 @@ mod tests {
         .collect();
         let (fields, index) = title_index(&titles);
         let searcher = index.reader().unwrap().searcher();
-        for typed in ["kettle", "kettel", "ketle", "settles", "skilet"] {
+        // "settles" would also match "kettle" with a typo on the first letter: not kept.
+        for typed in ["kettle", "kettel", "ketle", "settles", "skilet", "bottel"] {
             let mut words = analyze(typed);
             words[0].prefix = false;
             let fuzziness = words[0].fuzziness;
@@ -263,11 +280,20 @@ mod tests {
                 .cloned()
                 .collect();
             let ours = ConstScoreQuery::new(Box::new(TermSetQuery::new(title_typos)), 1.0);
-            let theirs = tantivy::query::FuzzyTermQuery::new(
+            // Tantivy's fuzzy match, among the terms with the same first letter.
+            let fuzzy = tantivy::query::FuzzyTermQuery::new(
                 Term::from_field_text(fields.title, &words[0].stem),
                 fuzziness,
                 true,
             );
+            let first = words[0].stem.chars().next().unwrap();
+            let same_first =
+                tantivy::query::RegexQuery::from_pattern(&format!("{first}.*"), fields.title)
+                    .unwrap();
+            let theirs = tantivy::query::BooleanQuery::intersection(vec![
+                Box::new(fuzzy),
+                Box::new(same_first),
+            ]);
             assert_eq!(
                 searcher.search(&ours, &DocSetCollector).unwrap(),
                 searcher.search(&theirs, &DocSetCollector).unwrap(),

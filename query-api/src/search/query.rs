@@ -11,7 +11,8 @@
 //!   (transpositions count as one edit), on title, brand, category and attributes. Fuzzy
 //!   matches score a small constant, so an exact match always ranks above a fuzzy one. The
 //!   corrections are found once per search, for at most 5 words, 50 terms per word and
-//!   field ([`expand_typos`](super::expansion::expand_typos)), and every pass reuses them.
+//!   field, among the terms with the same first letter
+//!   ([`expand_typos`](super::expansion::expand_typos)), and every pass reuses them.
 //!   Only words the catalog does not know as typed get typo corrections: a word that at
 //!   least `typo_threshold` products contain (title, brand, category or attributes) is
 //!   taken as typed, as spell checkers do (Lucene's "suggest when not in index", Typesense's
@@ -24,7 +25,9 @@
 //! All word groups must match (AND), except stop words ("with", "for"), which only add to the
 //! score. When that finds nothing (or fewer than `relax_below` products), the search is run
 //! again requiring fewer words (all but one, then fewer, but never more than the words that
-//! some product holds: none at all when no word is known), so a shopper gets the closest
+//! some product holds: none at all when no word is known; the step is found by a binary
+//! search over the steps, the totals only growing as fewer words are required), so a
+//! shopper gets the closest
 //! products instead of an empty page; in a relaxed search, products with more of the words
 //! rank first. Unit words also match their catalog abbreviation ("inch" matches "in").
 //! Multi-word queries get a phrase bonus on the title, added to the top of the ranking only
