@@ -14,7 +14,7 @@ use schemas::LiveIndex;
 use super::analysis::{analyze, required_words, Word};
 use super::error::SearchError;
 use super::expansion::{expand_prefixes, expand_typos};
-use super::facets::{self, FacetCollector, FacetValue};
+use super::facets::{self, FacetCollector};
 use super::highlight::highlight;
 use super::query::{relaxation_steps, QueryBuilder, Relevance};
 use super::request::{SearchParams, Sort};
@@ -61,6 +61,10 @@ pub struct SearchResponse {
     pub matched_words: usize,
     /// Words of the query that were used (stems), for debugging relevance.
     pub words: usize,
+    /// Facets whose counts may be under-counted (more distinct values than are counted
+    /// exactly, e.g. `attr.sku`; see the facets module); absent when every count is exact.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facets_approximate: Vec<String>,
 }
 
 /// Sort key of the sorted orders: the sorted value, then the relevance score.
@@ -95,7 +99,7 @@ fn sort_key_fn(
 struct Page {
     total: u64,
     top: Vec<(Score, DocAddress)>,
-    facets: Vec<(String, Vec<FacetValue>)>,
+    facets: Vec<facets::FacetResult>,
 }
 
 /// How many of the top products of a relevance ranking the title phrase bonus re-scores
@@ -239,10 +243,16 @@ pub fn search_with(
     let all = required_words(&words);
     let (page, required) = collect_relaxing(&searcher, &builder, &words, p, sort, &deadline)?;
     let hits = render_hits(index, &searcher, page.top, &words)?;
+    let facets_approximate = page
+        .facets
+        .iter()
+        .filter(|(_, _, approximate)| *approximate)
+        .map(|(k, _, _)| k.clone())
+        .collect();
     let facets = page
         .facets
         .into_iter()
-        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
+        .map(|(k, v, _)| (k, serde_json::to_value(v).unwrap_or_default()))
         .collect();
     Ok(SearchResponse {
         total: page.total,
@@ -254,6 +264,7 @@ pub fn search_with(
         relaxed: required < all,
         matched_words: required,
         words: words.len(),
+        facets_approximate,
     })
 }
 

@@ -681,3 +681,47 @@ async fn canaries_are_found_only_by_the_canary_checker() {
     let without = query_api::search(&index, query_api::Relevance::default(), &params).unwrap();
     assert_eq!(without.total, 0);
 }
+
+/// Regression (issue #14 item 13): a facet over an attribute with a distinct value per
+/// product allocated and stringified every value per request (26 s and 264 MiB for 1M
+/// products). Now counted in bounded memory: the frequent values are found, the facet is
+/// flagged approximate, and exact facets are not.
+#[tokio::test]
+async fn a_facet_with_a_value_per_product_is_bounded_and_flagged_approximate() {
+    use schemas::{AttributeValue, Attributes};
+    let n = 80_000;
+    // 68,802 distinct values (past the 65,536 counted exactly per segment), but every 10th
+    // product shares "HOT-1" and every 25th "HOT-2".
+    let index = crate::common::generated_index_with(n, 1, |i| {
+        let sku = if i % 10 == 0 {
+            "HOT-1".to_owned()
+        } else if i % 25 == 1 {
+            "HOT-2".to_owned()
+        } else {
+            format!("SKU-{i}")
+        };
+        Attributes::from([("sku".to_owned(), AttributeValue::String(sku))])
+    });
+    let app = query_api::router(query_api::ApiState::new(
+        query_api::SharedIndex::new(index),
+        SearchSettings::default(),
+    ));
+    let body = ok(&app, "/search?facets=attr.sku,price&per_page=1").await;
+    assert_eq!(body["total"], n);
+    assert_eq!(body["facets_approximate"], serde_json::json!(["attr.sku"]));
+    let skus = facet(&body, "attr.sku");
+    assert_eq!(skus.len(), 20);
+    let (hot1, hot2) = (8_000u64, 3_200u64);
+    let slack = n as u64 / 4096;
+    assert_eq!(skus[0].0, "hot-1");
+    assert!(skus[0].1 <= hot1 && skus[0].1 + slack >= hot1, "{skus:?}");
+    assert_eq!(skus[1].0, "hot-2");
+    assert!(skus[1].1 <= hot2 && skus[1].1 + slack >= hot2, "{skus:?}");
+    // Exact facets are not flagged (here: fewer distinct values than a segment passes on).
+    let body = ok(
+        &crate::common::app(),
+        "/search?facets=brand,category,attr.color",
+    )
+    .await;
+    assert!(body.get("facets_approximate").is_none(), "{body}");
+}

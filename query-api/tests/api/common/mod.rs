@@ -343,6 +343,15 @@ pub fn facet(body: &Value, key: &str) -> Vec<(String, u64)> {
 /// dictionary of a real catalog's size), each title 6 of them plus `item{i}`, in `segments`
 /// segments: for the cost of hostile queries, not for relevance.
 pub fn generated_index(n: usize, segments: usize) -> LiveIndex {
+    generated_index_with(n, segments, |_| Attributes::new())
+}
+
+/// [`generated_index`], product `i` with the attributes `attributes(i)`.
+pub fn generated_index_with(
+    n: usize,
+    segments: usize,
+    attributes: impl Fn(usize) -> Attributes,
+) -> LiveIndex {
     const SYLLABLES: &[&str] = &[
         "ka", "lo", "mi", "ne", "su", "ta", "vo", "ri", "pe", "da", "ge", "bu", "zo", "fa", "hi",
         "ju", "wo", "xe", "ye", "co", "tra", "ble", "str", "pin", "mar", "ven", "dor", "sil",
@@ -364,7 +373,7 @@ pub fn generated_index(n: usize, segments: usize) -> LiveIndex {
     let fields = IndexFields::new();
     let index = Index::create_in_ram(fields.schema.clone());
     schemas::index::register_analyzers(&index);
-    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 50_000_000).unwrap();
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 400_000_000).unwrap();
     for i in 0..n {
         let mut s = ProductState::new(&format!("g{i}"));
         let title = (0..6).map(|_| word()).collect::<Vec<_>>().join(" ");
@@ -375,7 +384,7 @@ pub fn generated_index(n: usize, segments: usize) -> LiveIndex {
                 description: (0..10).map(|_| word()).collect::<Vec<_>>().join(" "),
                 brand: word(),
                 category: vec![word(), word()],
-                attributes: ProductBody::store_attributes(&Attributes::new()),
+                attributes: ProductBody::store_attributes(&attributes(i)),
             }),
         );
         writer.add_document(fields.document(&s)).unwrap();
