@@ -325,30 +325,47 @@ fn collect_relaxing(
     };
     let mut page = pass(required)?;
     let steps = relaxation_steps(all, can_match);
-    if page.total < relax_below && !steps.is_empty() {
-        // The most words that at least `relax_below` products hold (or the last step when
-        // none does). Requiring fewer words never matches fewer products, so the totals
-        // along the steps only grow and a binary search finds the same step as trying them
-        // one by one, in about log2(steps) passes instead of up to 31.
-        let (mut lo, mut hi) = (0, steps.len() - 1);
-        let mut best: Option<(usize, Page)> = None;
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let tried = pass(steps[mid])?;
-            if tried.total >= relax_below {
-                hi = mid;
-                best = Some((mid, tried));
-            } else {
-                lo = mid + 1;
-            }
+    if page.total < relax_below {
+        if let Some((step, relaxed)) =
+            relaxation_step(&steps, |page: &Page| page.total >= relax_below, pass)?
+        {
+            page = relaxed;
+            required = step;
         }
-        page = match best {
-            Some((i, tried)) if i == lo => tried,
-            _ => pass(steps[lo])?,
-        };
-        required = steps[lo];
     }
     Ok((page, required))
+}
+
+/// The first of `steps` (fewer words required at each) whose result is `enough`, or the last
+/// step's result when none is; `None` without steps. Requiring fewer words never matches
+/// fewer products, so `enough` can only turn true along the steps and a binary search finds
+/// the same step as trying them one by one, in about log2(steps) + 1 passes instead of up
+/// to 31.
+fn relaxation_step<P, E>(
+    steps: &[usize],
+    enough: impl Fn(&P) -> bool,
+    mut pass: impl FnMut(usize) -> Result<P, E>,
+) -> Result<Option<(usize, P)>, E> {
+    let Some(last) = steps.len().checked_sub(1) else {
+        return Ok(None);
+    };
+    let (mut lo, mut hi) = (0, last);
+    let mut best: Option<(usize, P)> = None;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let tried = pass(steps[mid])?;
+        if enough(&tried) {
+            hi = mid;
+            best = Some((mid, tried));
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let result = match best {
+        Some((i, tried)) if i == lo => tried,
+        _ => pass(steps[lo])?,
+    };
+    Ok(Some((steps[lo], result)))
 }
 
 /// The documents of the page's hits, with their highlights.
@@ -370,4 +387,47 @@ fn render_hits(
         }
     }
     Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::relaxation_step;
+
+    /// The definition: try the steps one by one, stop at the first that is enough.
+    fn linear(steps: &[usize], totals: &[u64], below: u64) -> Option<(usize, u64)> {
+        let mut last = None;
+        for (i, step) in steps.iter().enumerate() {
+            last = Some((*step, totals[i]));
+            if totals[i] >= below {
+                break;
+            }
+        }
+        last
+    }
+
+    proptest! {
+        #[test]
+        fn the_binary_search_finds_the_step_of_the_linear_one(
+            n in 0usize..32,
+            increments in proptest::collection::vec(0u64..5, 32),
+            below in 1u64..40,
+        ) {
+            let steps: Vec<usize> = (1..=n).rev().collect();
+            // Totals only grow as fewer words are required.
+            let totals: Vec<u64> = increments[..n]
+                .iter()
+                .scan(0, |t, i| { *t += i; Some(*t) })
+                .collect();
+            let mut passes = 0;
+            let got = relaxation_step(&steps, |t: &u64| *t >= below, |step| {
+                passes += 1;
+                Ok::<u64, ()>(totals[n - step])
+            }).unwrap();
+            prop_assert_eq!(got, linear(&steps, &totals, below));
+            let bound = (usize::BITS - n.leading_zeros()) as usize + 1;
+            prop_assert!(passes <= bound, "{} passes for {} steps", passes, n);
+        }
+    }
 }

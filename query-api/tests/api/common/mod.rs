@@ -375,7 +375,7 @@ pub fn generated_index_with(
     schemas::index::register_analyzers(&index);
     let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 400_000_000).unwrap();
     for i in 0..n {
-        let mut s = ProductState::new(&format!("g{i}"));
+        let mut s = ProductState::new(format!("g{i}"));
         let title = (0..6).map(|_| word()).collect::<Vec<_>>().join(" ");
         s.product = versioned(
             1,
