@@ -8,6 +8,20 @@ use serde_json::Value;
 
 use crate::common::wait_for;
 
+/// Kills the demo when the test fails before stopping it (a failed run once left it running
+/// on a core for the rest of the CI run).
+struct KillOnPanic(u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
 #[test]
 fn the_demo_loads_a_catalog_streams_changes_and_stops_cleanly() {
     let mut child = Command::new(crate::common::indexer_binary())
@@ -25,6 +39,7 @@ fn the_demo_loads_a_catalog_streams_changes_and_stops_cleanly() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _guard = KillOnPanic(child.id());
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
