@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::parsers::{parse_brokers, parse_property, parse_topic};
 use crate::ingest::dead_letters::DlqFailure;
+use crate::ingest::source::LogGapPolicy;
 use crate::ingest::KafkaSettings;
 use crate::models::{KafkaProperties, PerKind, Topics};
 
@@ -85,6 +86,7 @@ impl KafkaArgs {
             properties: self.kafka_properties.clone().into(),
             topics: Topics::from(self),
             dlq_failure: DlqFailure::default(),
+            on_log_gap: LogGapPolicy::default(),
         }
     }
 

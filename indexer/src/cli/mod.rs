@@ -333,6 +333,7 @@ mod tests {
         assert!(error(&["run", "--cors-origin", "shop.example.com"]).contains("--cors-origin"));
         assert!(error(&["run", "--request-timeout", "1ms"]).contains("--request-timeout"));
         assert!(error(&["run", "--search-timeout", "3s"]).contains("--search-timeout"));
+        assert!(error(&["run", "--on-log-gap", "skip"]).contains("--on-log-gap"));
         assert!(error(&["run", "--search-timeout", "0s"]).contains("--search-timeout"));
         assert!(error(&["run", "--search-timeout", "fast"]).contains("--search-timeout"));
         assert!(error(&["run", "--freshness-slo-window", "1h"]).contains("--freshness-slo-window"));

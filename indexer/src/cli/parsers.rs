@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::ingest::dead_letters::DlqFailure;
+use crate::ingest::source::LogGapPolicy;
 use crate::models::Secret;
 
 pub(super) fn parse_url(s: &str) -> Result<String, String> {
@@ -118,6 +119,11 @@ pub(super) fn parse_property(s: &str) -> Result<(String, String), String> {
 /// Parses `500ms`, `2s`, `1m30s`, ...
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m)"))
+}
+
+/// Parses `--on-log-gap` (`fail`, `rebuild` or `continue`).
+pub(super) fn parse_log_gap(s: &str) -> Result<LogGapPolicy, String> {
+    s.parse()
 }
 
 /// Parses `--dlq-failure` (`skip` or `halt`).

@@ -9,10 +9,12 @@ use clap::{Args, ValueEnum};
 
 use super::kafka::KafkaArgs;
 use super::parsers::{
-    parse_admin_token, parse_boost, parse_dlq_failure, parse_duration, parse_nonempty, parse_ratio,
+    parse_admin_token, parse_boost, parse_dlq_failure, parse_duration, parse_log_gap,
+    parse_nonempty, parse_ratio,
 };
 use crate::ingest::dead_letters::DlqFailure;
 use crate::ingest::segment_policy::UpdateHeavyMergePolicy;
+use crate::ingest::source::LogGapPolicy;
 use crate::ingest::writer::WriterConfig;
 use crate::ingest::IndexingSettings;
 use crate::models::Secret;
@@ -112,6 +114,14 @@ pub struct RunArgs {
     /// there (nothing past it is committed until the cause is fixed).
     #[arg(long, env = "INDEXER_DLQ_FAILURE", default_value = "skip", value_parser = parse_dlq_failure)]
     pub dlq_failure: DlqFailure,
+
+    /// A resumed partition whose stored offset the log no longer has (retention deleted
+    /// records while the indexer was down, or the topic was recreated): `fail` (do not
+    /// consume it, report `log_gap`; fix with `indexer reindex --force`), `rebuild` (the
+    /// same, and start a forced reindex) or `continue` (consume from the log start,
+    /// accepting the loss). Always counted in `indexer_offset_resets_total`.
+    #[arg(long, env = "INDEXER_ON_LOG_GAP", default_value = "fail", value_parser = parse_log_gap)]
+    pub on_log_gap: LogGapPolicy,
 
     /// Log format: `text` or `json`.
     #[arg(long, env = "INDEXER_LOG_FORMAT", default_value = "text", value_enum)]

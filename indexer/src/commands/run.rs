@@ -181,6 +181,7 @@ impl Service {
             &args.group_id,
         );
         settings.kafka.dlq_failure = args.dlq_failure;
+        settings.kafka.on_log_gap = args.on_log_gap;
         let pipeline = Pipeline {
             settings,
             index: index.clone(),
@@ -246,9 +247,11 @@ impl Service {
     }
 
     /// Samples for the dashboard every few seconds; also evaluates the SLO (its transitions
-    /// are logged) and keeps `indexer_ready` current without anyone calling `/ready`.
+    /// are logged), keeps `indexer_ready` current without anyone calling `/ready`, and
+    /// starts the forced reindex a log gap asks for (`--on-log-gap rebuild`).
     fn spawn_sampler(&self) {
         let history = self.history.clone();
+        let reindexer = self.state.admin.reindexer.clone();
         let status = self.state.status.clone();
         let ready_gauge = self.state.metrics.ready.clone();
         let ingestion_gauge = self.state.metrics.ingestion_healthy.clone();
@@ -260,6 +263,15 @@ impl Service {
                 history.sample(&status);
                 ready_gauge.set(i64::from(status.readiness().is_ok()));
                 ingestion_gauge.set(i64::from(status.ingestion_problems().is_empty()));
+                // `--on-log-gap rebuild`: the source found a gap and holds the partition.
+                if status.take_rebuild_request() {
+                    match reindexer.start(true) {
+                        Ok(_) => {
+                            tracing::warn!("log gap: forced reindex started (--on-log-gap rebuild)")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "log gap: forced reindex not started"),
+                    }
+                }
             }
         });
     }

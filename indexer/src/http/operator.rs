@@ -13,7 +13,7 @@ use super::AppState;
 use crate::ops::{CanaryReport, HistoryResponse};
 use crate::reindex::ReindexState;
 use crate::telemetry::{
-    render, CounterSnapshot, DlqHealth, Freshness, IndexStatus, NotReady, PartitionStatus,
+    render, CounterSnapshot, DlqHealth, Freshness, IndexStatus, LogGap, NotReady, PartitionStatus,
     SloState, Status, WindowReport,
 };
 
@@ -77,6 +77,8 @@ pub struct KafkaReport {
     pub error: Option<String>,
     /// The consumer group offsets are mirrored to.
     pub group_id: String,
+    /// Partitions whose stored offset the log no longer has (`--on-log-gap`).
+    pub log_gaps: Vec<LogGap>,
     /// Every partition.
     pub partitions: Vec<PartitionStatus>,
     /// Messages not yet searchable, in all.
@@ -140,6 +142,7 @@ impl StatusReport {
                     }
                 }),
                 group_id: s.group_id.clone(),
+                log_gaps: s.log_gaps(),
                 partitions: s.partitions(),
                 total_lag: s.total_lag(),
             },

@@ -15,7 +15,7 @@ use schemas::{LiveIndex, SharedIndex};
 use super::dead_letters::{DeadLetters, DlqError, DlqFailure};
 use super::quarantine::{Quarantine, POISON_CRASHES};
 use super::segment_policy::UpdateHeavyMergePolicy;
-use super::source::{consumer_config, KafkaSource};
+use super::source::{consumer_config, KafkaSource, LogGapPolicy};
 use super::writer::{Writer, WriterConfig, WriterError, WriterHandles};
 use crate::models::{KafkaProperties, Positions, RecordAt, Topics};
 use crate::store;
@@ -116,6 +116,8 @@ pub struct KafkaSettings {
     pub topics: Topics,
     /// What to do with a dead letter that cannot be delivered.
     pub dlq_failure: DlqFailure,
+    /// What to do with a resumed partition whose stored offset the log no longer has.
+    pub on_log_gap: LogGapPolicy,
 }
 
 /// How the pipeline writes the index.
@@ -300,7 +302,12 @@ impl Incarnation<'_> {
         )
         .map_err(PipelineError::Consumer)?
         .with_max_rate(s.indexing.max_rate)
-        .with_quarantine(s.quarantine.clone());
+        .with_quarantine(s.quarantine.clone())
+        .with_log_gaps(s.kafka.on_log_gap, self.metrics.offset_resets.clone());
+        if self.role.mirror_group() {
+            // This incarnation checks its partitions again.
+            self.status.clear_log_gaps();
+        }
         let group = self.role.mirror_group().then(|| source.group_committer());
         let source_thread = std::thread::Builder::new()
             .name("kafka-source".to_owned())

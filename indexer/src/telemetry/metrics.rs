@@ -125,6 +125,16 @@ pub struct SkewLabels {
     pub direction: SkewDirection,
 }
 
+/// Labels of `indexer_offset_resets_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OffsetResetLabels {
+    /// One of the event topics.
+    pub topic: String,
+    pub partition: i32,
+    /// Why the stored offset had no record.
+    pub reason: super::status::GapReason,
+}
+
 /// Labels of `indexer_reindexes_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -181,6 +191,8 @@ pub struct Metrics {
     pub clock_skew: Family<SkewLabels, Counter>,
     /// `indexer_dlq_failures_total{reason}`.
     pub dlq_failures: Family<DlqFailureLabels, Counter>,
+    /// `indexer_offset_resets_total{topic,partition,reason}`: log gaps found at assignment.
+    pub offset_resets: Family<OffsetResetLabels, Counter>,
     /// `indexer_dlq_pending`.
     pub dlq_pending: Gauge,
 }
@@ -209,6 +221,7 @@ impl Metrics {
             ingestion_healthy: Gauge::default(),
             clock_skew: Family::default(),
             dlq_failures: Family::default(),
+            offset_resets: Family::default(),
             dlq_pending: Gauge::default(),
         };
         registry.register(
@@ -280,6 +293,11 @@ impl Metrics {
             "indexer_ingestion_healthy",
             "1 when /health/ingestion answers 200 (pipeline running, Kafka reachable, not lagging, freshness SLO met), 0 otherwise",
             m.ingestion_healthy.clone(),
+        );
+        registry.register(
+            "indexer_offset_resets",
+            "Partitions whose stored offset the log no longer had at assignment (truncated: below the log start; beyond_end: past the log end, a recreated topic), by partition and reason",
+            m.offset_resets.clone(),
         );
         registry.register(
             "indexer_clock_skew_events",

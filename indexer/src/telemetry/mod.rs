@@ -13,9 +13,10 @@ mod status;
 pub use freshness::{Freshness, WindowReport};
 pub use metrics::{
     render, CanaryMetrics, DlqFailureLabels, DlqFailureReason, EventCounters, Metrics,
-    ReindexMetrics, ReindexOutcome, SkewDirection, SkewLabels, TriggerLabels,
+    OffsetResetLabels, ReindexMetrics, ReindexOutcome, SkewDirection, SkewLabels, TriggerLabels,
 };
 pub use slo::{Slo, SloState};
 pub use status::{
-    CounterSnapshot, DlqHealth, DlqTrouble, Fault, IndexStatus, NotReady, PartitionStatus, Status,
+    CounterSnapshot, DlqHealth, DlqTrouble, Fault, GapAction, GapReason, IndexStatus, LogGap,
+    NotReady, PartitionStatus, Status,
 };

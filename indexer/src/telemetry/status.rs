@@ -148,12 +148,68 @@ pub struct DlqHealth {
     pub producer_recreated: u64,
 }
 
+/// Why a stored offset has no record to resume from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// Below the log start: retention deleted records the index never saw.
+    Truncated,
+    /// Past the log end: the topic was deleted and recreated, or the broker lost data.
+    BeyondEnd,
+}
+
+impl GapReason {
+    /// The label value (as in `/status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Truncated => "truncated",
+            GapReason::BeyondEnd => "beyond_end",
+        }
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for GapReason {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+/// What the source did about a log gap (`--on-log-gap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapAction {
+    /// The partition is not consumed until an operator rebuilds (`fail`).
+    Held,
+    /// Held, and a forced reindex was requested (`rebuild`).
+    Rebuilding,
+    /// Consumed from the log start, the gap accepted (`continue`).
+    Continued,
+}
+
+/// A partition whose stored offset the log no longer has, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogGap {
+    pub topic: String,
+    pub partition: i32,
+    pub reason: GapReason,
+    /// The next offset the last index commit stored.
+    pub stored_offset: i64,
+    /// The log start and end (high watermark) found.
+    pub log_start: i64,
+    pub log_end: i64,
+    pub action: GapAction,
+}
+
 /// Why the indexer cannot serve (`/ready`), or why ingestion is unhealthy
 /// (`/health/ingestion`, and `/ready`'s `degraded` reasons).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NotReady {
     /// Stable code. Serving: `starting`, `stopping`. Ingestion: `pipeline_failed`,
-    /// `kafka_unreachable`, `lagging`, `freshness_slo_breached`, `dead_letters_waiting`.
+    /// `kafka_unreachable`, `log_gap`, `lagging`, `freshness_slo_breached`,
+    /// `dead_letters_waiting`.
     pub reason: &'static str,
     /// What is wrong, for people (a short message, never a raw error string or a path).
     pub message: String,
@@ -226,6 +282,8 @@ pub struct Status {
     pipeline_running: AtomicBool,
     serving: AtomicU8,
     dead_letters: Mutex<DlqHealth>,
+    log_gaps: Mutex<Vec<LogGap>>,
+    rebuild_requested: AtomicBool,
     partitions: Mutex<BTreeMap<TopicPartition, PartitionPosition>>,
     index: Mutex<IndexStatus>,
     /// Last time every known partition was fully searchable.
@@ -254,6 +312,8 @@ impl Status {
             pipeline_running: AtomicBool::new(false),
             serving: AtomicU8::new(ServingState::Starting as u8),
             dead_letters: Mutex::new(DlqHealth::default()),
+            log_gaps: Mutex::new(Vec::new()),
+            rebuild_requested: AtomicBool::new(false),
             partitions: Mutex::new(BTreeMap::new()),
             index: Mutex::new(IndexStatus::default()),
             caught_up_at: Mutex::new(Instant::now()),
@@ -331,6 +391,32 @@ impl Status {
     /// Where dead-letter delivery stood at its last report.
     pub fn dead_letters(&self) -> DlqHealth {
         lock(&self.dead_letters).clone()
+    }
+
+    /// Records a log gap found at assignment (replacing an earlier one of the partition);
+    /// `rebuild` requests a forced reindex ([`Status::take_rebuild_request`]).
+    pub fn record_log_gap(&self, gap: LogGap) {
+        if gap.action == GapAction::Rebuilding {
+            self.rebuild_requested.store(true, Ordering::Relaxed);
+        }
+        let mut gaps = lock(&self.log_gaps);
+        gaps.retain(|g| (g.topic.as_str(), g.partition) != (gap.topic.as_str(), gap.partition));
+        gaps.push(gap);
+    }
+
+    /// Forgets the gaps of a new pipeline incarnation (it checks its partitions again).
+    pub fn clear_log_gaps(&self) {
+        lock(&self.log_gaps).clear();
+    }
+
+    /// The log gaps found by the running pipeline.
+    pub fn log_gaps(&self) -> Vec<LogGap> {
+        lock(&self.log_gaps).clone()
+    }
+
+    /// Whether a forced reindex was requested (`--on-log-gap rebuild`), clearing it.
+    pub fn take_rebuild_request(&self) -> bool {
+        self.rebuild_requested.swap(false, Ordering::Relaxed)
     }
 
     /// Registers a partition the source consumes, starting at `next_offset`.
@@ -509,6 +595,32 @@ impl Status {
                 ),
                 detail: error.filter(|_| detailed).map(|e| e.detail),
             });
+        }
+        for gap in self.log_gaps() {
+            if gap.action == GapAction::Continued {
+                continue;
+            }
+            let what = match gap.reason {
+                GapReason::Truncated => format!(
+                    "starts at offset {}, past the stored offset {}: retention deleted records the index never saw",
+                    gap.log_start, gap.stored_offset
+                ),
+                GapReason::BeyondEnd => format!(
+                    "ends at offset {}, before the stored offset {}: the topic was recreated or the broker lost data",
+                    gap.log_end, gap.stored_offset
+                ),
+            };
+            let fix = match gap.action {
+                GapAction::Rebuilding => "a forced reindex was started (--on-log-gap rebuild)",
+                _ => "rebuild with `indexer reindex --force`, or accept the loss with --on-log-gap continue",
+            };
+            problems.push(NotReady::new(
+                "log_gap",
+                format!(
+                    "{}[{}] is not consumed: the log {what}; {fix}",
+                    gap.topic, gap.partition
+                ),
+            ));
         }
         let behind = self.behind_for();
         if behind > self.freshness_target {

@@ -768,3 +768,126 @@ fn connections_past_the_limit_are_closed_at_once_and_counted() {
     });
     assert!(counted.is_some());
 }
+
+/// Fills partition 0 of the products topic with ~6 MiB: the mock broker keeps about 5 MiB
+/// per partition and drops the oldest batches, as retention would.
+fn overflow_retention(kafka: &TestKafka, prefix: &str) {
+    let topic = kafka.topic(EventKind::Product).to_owned();
+    for i in 0..60 {
+        let json = format!(
+            r#"{{"product_id":"{prefix}-{i}","version":1,"ts":1,"title":"Big {i}","description":"{}"}}"#,
+            "x".repeat(100_000)
+        );
+        kafka.produce_raw(&topic, Some(0), None, Some(json.as_bytes()), &[]);
+        kafka.flush();
+    }
+}
+
+/// Indexes `p0` (offset 0 of products[0]), stops, then lets retention delete it and more
+/// while the indexer is down; `None` without the mock broker.
+fn truncated_while_down() -> Option<(TestKafka, tempfile::TempDir)> {
+    let kafka = TestKafka::new(1);
+    if !kafka.is_mock() {
+        eprintln!("skipped: relies on the mock broker's 5 MiB partition retention");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let topic = kafka.topic(EventKind::Product).to_owned();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    kafka.produce_raw(
+        &topic,
+        Some(0),
+        None,
+        Some(valid_product("p0").as_bytes()),
+        &[],
+    );
+    kafka.flush();
+    indexer.wait_committed(1, Duration::from_secs(30));
+    assert!(indexer.terminate().success());
+    overflow_retention(&kafka, "big");
+    Some((kafka, dir))
+}
+
+fn offset_resets_sample(kafka: &TestKafka) -> String {
+    format!(
+        "indexer_offset_resets_total{{topic=\"{}\",partition=\"0\",reason=\"truncated\"}}",
+        kafka.topic(EventKind::Product)
+    )
+}
+
+/// Regression (issue #14 item 5): retention deleted records past the stored offset while
+/// the indexer was down; on start the old code resumed at the log start without a word
+/// (librdkafka's `auto.offset.reset=earliest`), so the products of the lost records could
+/// stay stale for ever.
+#[test]
+fn a_log_truncated_while_down_is_never_skipped_silently() {
+    let Some((kafka, dir)) = truncated_while_down() else {
+        return;
+    };
+    let topic = kafka.topic(EventKind::Product).to_owned();
+
+    // Default `fail`: the partition is held and reported; serving goes on.
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    let problem = wait_for(Duration::from_secs(30), || {
+        let (code, body) = indexer.get("/health/ingestion");
+        (code == 503 && body["reason"] == "log_gap").then_some(body)
+    });
+    let problem = problem.expect("the gap is reported as the ingestion problem log_gap");
+    let message = problem["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("{topic}[0]")), "{problem}");
+    assert!(message.contains("indexer reindex --force"), "{problem}");
+    let gaps = &indexer.status()["kafka"]["log_gaps"];
+    assert_eq!(gaps[0]["reason"], "truncated", "{gaps}");
+    assert_eq!(gaps[0]["action"], "held");
+    assert_eq!(gaps[0]["stored_offset"], 1);
+    assert!(gaps[0]["log_start"].as_i64().unwrap() > 1, "{gaps}");
+    let sample = offset_resets_sample(&kafka);
+    assert_eq!(metric(&indexer, &sample), Some(1.0));
+    assert_eq!(indexer.get("/ready").0, 200, "serving is not ingestion");
+    assert_eq!(indexer.get("/products/p0").0, 200);
+    assert_eq!(indexer.get("/products/big-59").0, 404, "not consumed");
+    assert!(indexer.terminate().success());
+
+    // `continue`: the loss is accepted, counted, and the partition consumed.
+    let indexer = Indexer::start(&kafka, dir.path(), &["--on-log-gap", "continue"]);
+    assert!(searchable(&indexer, "big-59", Duration::from_secs(60)));
+    assert_eq!(metric(&indexer, &sample), Some(1.0));
+    assert_eq!(
+        indexer.status()["kafka"]["log_gaps"][0]["action"],
+        "continued"
+    );
+    // An accepted gap is not a problem (the old events just indexed may still breach the
+    // freshness objective: they waited in the log).
+    let problems = indexer.get("/health/ingestion").1["problems"].clone();
+    let reasons: Vec<&str> = problems
+        .as_array()
+        .map(|p| p.iter().filter_map(|p| p["reason"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!reasons.contains(&"log_gap"), "{problems}");
+}
+
+/// `--on-log-gap rebuild`: the gap starts a forced reindex; the new index holds what the log
+/// still has, and the pipeline restarts on it, past the gap.
+#[test]
+fn a_log_gap_under_rebuild_starts_a_forced_reindex() {
+    let Some((kafka, dir)) = truncated_while_down() else {
+        return;
+    };
+    let indexer = Indexer::start(&kafka, dir.path(), &["--on-log-gap", "rebuild"]);
+    assert!(searchable(&indexer, "big-59", Duration::from_secs(90)));
+    assert_eq!(metric(&indexer, &offset_resets_sample(&kafka)), Some(1.0));
+    let settled = wait_for(Duration::from_secs(30), || {
+        let status = indexer.status();
+        (status["reindex"]["state"] == "done"
+            && status["kafka"]["log_gaps"]
+                .as_array()
+                .is_some_and(|g| g.is_empty()))
+        .then_some(())
+    });
+    assert!(settled.is_some(), "{}", indexer.status());
+    assert_eq!(
+        indexer.get("/products/p0").0,
+        404,
+        "deleted by retention: lost"
+    );
+}

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{SendTimeoutError, Sender};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -28,12 +30,13 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use schemas::InvalidEvent;
 
+use super::log_gap::{classify, LogGapPolicy};
 use crate::ingest::quarantine::Quarantine;
 use crate::models::{
     InvalidRecord, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord, TopicPartition,
     Topics,
 };
-use crate::telemetry::{Fault, Status};
+use crate::telemetry::{Fault, GapAction, GapReason, LogGap, OffsetResetLabels, Status};
 use crate::util::panic;
 
 /// Largest batch handed to the writer at once.
@@ -157,6 +160,12 @@ pub struct KafkaSource {
     max_rate: Option<u64>,
     /// Poison events to set aside.
     quarantine: Arc<Quarantine>,
+    /// What to do with a resumed partition whose stored offset the log no longer has.
+    gap_policy: LogGapPolicy,
+    /// `indexer_offset_resets_total`.
+    offset_resets: Family<OffsetResetLabels, Counter>,
+    /// Partitions held back by a log gap (checked again by the next incarnation).
+    held: HashSet<TopicPartition>,
 }
 
 impl KafkaSource {
@@ -183,7 +192,21 @@ impl KafkaSource {
             stop,
             max_rate: None,
             quarantine: Arc::default(),
+            gap_policy: LogGapPolicy::default(),
+            offset_resets: Family::default(),
+            held: HashSet::new(),
         })
+    }
+
+    /// Handles log gaps of resumed partitions by `policy`, counting them in `resets`.
+    pub fn with_log_gaps(
+        mut self,
+        policy: LogGapPolicy,
+        resets: Family<OffsetResetLabels, Counter>,
+    ) -> KafkaSource {
+        self.gap_policy = policy;
+        self.offset_resets = resets;
+        self
     }
 
     /// Limits the consume rate (a throttled rebuild).
@@ -402,13 +425,82 @@ impl KafkaSource {
         complete
     }
 
+    /// Where a resumed partition starts, or `None` to hold it back (a log gap under
+    /// `fail`/`rebuild`, or watermarks not known yet: retried at the next refresh). See
+    /// `log_gap.rs`.
+    fn resume_offset(&mut self, tp: &TopicPartition, stored: i64) -> Option<Offset> {
+        let (low, high) = match self.consumer.fetch_watermarks(
+            &tp.topic,
+            tp.partition,
+            Duration::from_secs(5),
+        ) {
+            Ok(bounds) => bounds,
+            Err(e) => {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, error = %e, "cannot read the partition's log bounds; assignment retried");
+                return None;
+            }
+        };
+        let Some(reason) = classify(stored, low, high) else {
+            return Some(Offset::Offset(stored));
+        };
+        self.offset_resets
+            .get_or_create(&OffsetResetLabels {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                reason,
+            })
+            .inc();
+        let action = match self.gap_policy {
+            LogGapPolicy::Fail => GapAction::Held,
+            LogGapPolicy::Rebuild => GapAction::Rebuilding,
+            LogGapPolicy::Continue => GapAction::Continued,
+        };
+        self.status.record_log_gap(LogGap {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            reason,
+            stored_offset: stored,
+            log_start: low,
+            log_end: high,
+            action,
+        });
+        let lost = match reason {
+            GapReason::Truncated => low - stored,
+            GapReason::BeyondEnd => stored - high,
+        };
+        if action == GapAction::Continued {
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, ?reason, stored, log_start = low, log_end = high, lost, "log gap accepted (--on-log-gap continue): consuming from the log start");
+            return Some(Offset::Offset(low));
+        }
+        tracing::error!(topic = %tp.topic, partition = tp.partition, ?reason, stored, log_start = low, log_end = high, lost, policy = ?self.gap_policy, "log gap: the partition is not consumed; rebuild with `indexer reindex --force` (or accept the loss with --on-log-gap continue)");
+        // Known to the status (its lag shows what waits), but not consumed.
+        self.status.add_partition(&tp.topic, tp.partition, stored);
+        self.held.insert(tp.clone());
+        None
+    }
+
     fn assign(&mut self, partitions: Vec<TopicPartition>) {
         let mut tpl = TopicPartitionList::new();
-        for tp in &partitions {
-            let offset = match self.resume.get(tp) {
-                Some(next) => Offset::Offset(next),
+        let mut assigning = Vec::with_capacity(partitions.len());
+        for tp in partitions {
+            if self.held.contains(&tp) {
+                continue;
+            }
+            let offset = match self.resume.get(&tp) {
+                Some(next) => match self.resume_offset(&tp, next) {
+                    Some(offset) => offset,
+                    None => continue,
+                },
                 None => Offset::Beginning,
             };
+            assigning.push((tp, offset));
+        }
+        let partitions: Vec<TopicPartition> = assigning.iter().map(|(tp, _)| tp.clone()).collect();
+        if partitions.is_empty() {
+            return;
+        }
+        for (tp, offset) in &assigning {
+            let offset = *offset;
             if let Err(e) = tpl.add_partition_offset(&tp.topic, tp.partition, offset) {
                 tracing::error!(error = %e, topic = %tp.topic, partition = tp.partition, "cannot build assignment");
                 return;

@@ -6,9 +6,12 @@
 //! - `kafka`: the consumer thread ([`KafkaSource`]), the consumer-group mirror
 //!   ([`GroupCommitter`]) and the log bounds a rebuild checks.
 //! - `embedded`: librdkafka's mock cluster, in-process ([`EmbeddedKafka`]).
+//! - `log_gap`: stored offsets the log no longer has, and `--on-log-gap` ([`LogGapPolicy`]).
 
 mod embedded;
 mod kafka;
+mod log_gap;
 
 pub use embedded::{EmbeddedError, EmbeddedKafka};
 pub use kafka::{consumer_config, log_bounds, GroupCommitter, KafkaSource, LogBounds};
+pub use log_gap::LogGapPolicy;
