@@ -243,19 +243,7 @@ pub fn live_index_of(all: &[ProductState]) -> LiveIndex {
         writer.add_document(fields.document(s)).unwrap();
     }
     writer.commit().unwrap();
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()
-        .unwrap();
-    LiveIndex {
-        index,
-        reader,
-        fields,
-        path: None,
-        generation: 1,
-        retired: std::sync::Mutex::new(None),
-    }
+    served(index, fields)
 }
 
 pub fn app_with(settings: SearchSettings) -> Router {
@@ -393,6 +381,11 @@ pub fn generated_index_with(
         }
     }
     writer.commit().unwrap();
+    served(index, fields)
+}
+
+/// `index`, committed, served as the live index of generation 1 (no directory).
+fn served(index: Index, fields: IndexFields) -> LiveIndex {
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
