@@ -180,7 +180,9 @@ fn print_where_to_look(started: &Started, admin_token: &str) {
     println!("  Status and metrics:   {url}/status  {url}/metrics");
     println!("  Kafka bootstrap:      {}", started.brokers);
     println!(
-        "  Your own price event: echo '{{\"offer_id\":\"sku-0000001-o0\",\"product_id\":\"sku-0000001\",\"version\":99999999999999999,\"ts\":0,\"price_cents\":999,\"currency\":\"USD\"}}' | kcat -b {} -t catalog.prices -k sku-0000001 -P",
+        "  Your own price event: echo '{{\"offer_id\":\"sku-0000001-o0\",\"product_id\":\"sku-0000001\",\"version\":99999999999999999,\"ts\":{},\"price_cents\":999,\"currency\":\"USD\"}}' | kcat -b {} -t catalog.prices -k sku-0000001 -P",
+        // A real time: `ts` 0 was counted as clock skew and clamped (issue #14 item 11).
+        crate::util::now_ms(),
         started.brokers
     );
     println!("  Reindex:              indexer reindex --url {url} --token {admin_token} --wait");

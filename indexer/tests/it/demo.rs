@@ -57,8 +57,19 @@ fn the_demo_loads_a_catalog_streams_changes_and_stops_cleanly() {
         }
     }
     let url = url.unwrap_or_else(|| panic!("no URLs printed: {lines:?}"));
+    // The rest of the banner, down to its last line.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        let last = line.contains("Reindex:");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
     let text: String = lines.join("\n");
     assert!(text.contains("kafka embedded broker"), "{text}");
+    assert!(text.contains("Your own price event"), "{text}");
+    // The example events carry a real time, not `ts` 0 (counted as clock skew).
+    assert!(!text.contains("\"ts\":0,"), "{text}");
     let client = reqwest::blocking::Client::new();
     let get = |path: &str| -> Value {
         client
