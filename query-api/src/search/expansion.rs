@@ -77,20 +77,25 @@ pub fn expand_typos(
         budget -= 1;
         for field in typo_fields {
             let ranked = typo_terms(searcher, field, &word.stem, word.fuzziness)?;
-            word.typos.extend(
-                ranked
-                    .into_iter()
-                    .take(MAX_TYPO_EXPANSIONS)
-                    .filter_map(|(key, _)| String::from_utf8(key).ok())
-                    .map(|text| Term::from_field_text(field, &text)),
-            );
+            word.typos
+                .extend(top_terms(field, ranked, MAX_TYPO_EXPANSIONS));
         }
     }
     Ok(())
 }
 
-/// Every text field a word is looked up in.
-fn text_fields(fields: &IndexFields) -> [Field; 5] {
+/// The first `n` of `ranked` (index terms with their counts) as terms of `field`.
+fn top_terms(field: Field, ranked: Vec<(Vec<u8>, u64)>, n: usize) -> impl Iterator<Item = Term> {
+    ranked
+        .into_iter()
+        .take(n)
+        .filter_map(|(key, _)| String::from_utf8(key).ok())
+        .map(move |text| Term::from_field_text(field, &text))
+}
+
+/// Every text field a word is looked up in, in the order of [`Relevance`](super::Relevance)'s
+/// weights (title, brand, category, attributes, description).
+pub(super) fn text_fields(fields: &IndexFields) -> [Field; 5] {
     [
         fields.title,
         fields.brand,
@@ -179,13 +184,8 @@ pub fn expand_prefixes(
                 MAX_COMPLETION_SCAN,
                 is_typed_word,
             )?;
-            word.completions.extend(
-                ranked
-                    .into_iter()
-                    .take(MAX_COMPLETIONS)
-                    .filter_map(|(key, _)| String::from_utf8(key).ok())
-                    .map(|text| Term::from_field_text(field, &text)),
-            );
+            word.completions
+                .extend(top_terms(field, ranked, MAX_COMPLETIONS));
         }
     }
     Ok(())

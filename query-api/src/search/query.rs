@@ -49,7 +49,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use super::analysis::Word;
-use super::expansion::typo_fields;
+use super::expansion::{text_fields, typo_fields};
 use super::request::SearchParams;
 use crate::scorers::{MinMatchQuery, WordGroup};
 
@@ -111,13 +111,14 @@ pub struct QueryBuilder<'a> {
 
 impl QueryBuilder<'_> {
     fn text_fields(&self) -> [(Field, f32); 5] {
-        let (f, b) = (self.fields, self.relevance);
+        let b = self.relevance;
+        let [title, brand, category, attributes, description] = text_fields(self.fields);
         [
-            (f.title, b.title),
-            (f.brand, b.brand),
-            (f.category, b.category),
-            (f.attributes, b.attributes),
-            (f.description, b.description),
+            (title, b.title),
+            (brand, b.brand),
+            (category, b.category),
+            (attributes, b.attributes),
+            (description, b.description),
         ]
     }
 
