@@ -101,9 +101,39 @@ impl KafkaArgs {
                 "topic names must be distinct (products, offers, prices, inventory, dlq), got {all:?}"
             ));
         }
+        for (key, value) in &self.kafka_properties {
+            if let Some((_, required, why)) = OWNED_PROPERTIES
+                .iter()
+                .find(|(k, required, _)| k == key && required != value)
+            {
+                return Err(format!(
+                    "--kafka-property {key}={value}: the indexer sets {key}={required} itself ({why}); remove it"
+                ));
+            }
+        }
         Ok(())
     }
 }
+
+/// Consumer properties the exactly-once protocol depends on: `--kafka-property` may only
+/// repeat their value.
+const OWNED_PROPERTIES: [(&str, &str, &str); 3] = [
+    (
+        "isolation.level",
+        "read_committed",
+        "records of aborted transactions must never be indexed",
+    ),
+    (
+        "enable.auto.commit",
+        "false",
+        "the index commit is the source of truth for offsets",
+    ),
+    (
+        "enable.auto.offset.store",
+        "false",
+        "offsets are stored with the index commit",
+    ),
+];
 
 impl From<&KafkaArgs> for Topics {
     fn from(args: &KafkaArgs) -> Topics {

@@ -327,6 +327,16 @@ mod tests {
                 .contains("--writer-memory-mb")
         );
         assert!(error(&["run", "--kafka-property", "novalue"]).contains("key=value"));
+        assert!(error(&[
+            "run",
+            "--kafka-property",
+            "isolation.level=read_uncommitted"
+        ])
+        .contains("isolation.level=read_committed"));
+        assert!(
+            error(&["run", "--kafka-property", "enable.auto.commit=true"])
+                .contains("enable.auto.commit=false")
+        );
         assert!(error(&["run", "--merge-deletes-ratio", "0"]).contains("ratio"));
         assert!(error(&["run", "--boost-title=-1"]).contains("weight"));
         assert!(error(&["run", "--boost-title", "nan"]).contains("weight"));

@@ -15,7 +15,7 @@ mod trigger;
 
 pub use payload::{CommitPayload, PartitionOffset, PayloadError};
 pub use positions::{Positions, RecordAt, TopicPartition};
-pub use records::{InvalidRecord, RecordBatch, RecordBody, SourceRecord};
+pub use records::{InvalidRecord, PositionAdvance, RecordBatch, RecordBody, SourceRecord};
 pub use secret::{KafkaProperties, Secret};
 pub use topics::{PerKind, Topics};
 pub use trigger::CommitTrigger;

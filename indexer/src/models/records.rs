@@ -41,9 +41,29 @@ pub struct SourceRecord {
 
 /// The message between source and writer: consecutive records of the assigned partitions
 /// (at most a few thousand, a few MiB), in the order they were consumed.
+///
+/// It may end with [`PositionAdvance`]s: offsets the consumer moved past that hold no
+/// record (transaction markers, records of aborted transactions).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordBatch {
     records: Vec<SourceRecord>,
+    advances: Vec<PositionAdvance>,
+}
+
+/// The consumer's position in a partition moved past offsets that carry no record: a
+/// transactional producer's commit and abort markers take an offset each and are never
+/// delivered, nor are an aborted transaction's records under `read_committed`. Without it, a
+/// partition whose log ends with a marker would stay one offset behind forever (lag never 0,
+/// a rebuild never done). Sent after every record before `next`, so committing `next` loses
+/// nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionAdvance {
+    /// The kind of its topic.
+    pub kind: EventKind,
+    /// Its partition.
+    pub partition: i32,
+    /// The next offset to fetch.
+    pub next: i64,
 }
 
 impl RecordBatch {
@@ -52,23 +72,24 @@ impl RecordBatch {
         self.records.push(record);
     }
 
+    /// Adds a position advance (after the records it follows).
+    pub fn advance(&mut self, advance: PositionAdvance) {
+        self.advances.push(advance);
+    }
+
     /// Records in the batch.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
-    /// Whether the batch has no record.
+    /// Whether the batch has neither record nor advance.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.is_empty() && self.advances.is_empty()
     }
-}
 
-impl IntoIterator for RecordBatch {
-    type Item = SourceRecord;
-    type IntoIter = std::vec::IntoIter<SourceRecord>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.records.into_iter()
+    /// The records, then the advances that follow them.
+    pub fn into_parts(self) -> (Vec<SourceRecord>, Vec<PositionAdvance>) {
+        (self.records, self.advances)
     }
 }
 
@@ -76,6 +97,7 @@ impl FromIterator<SourceRecord> for RecordBatch {
     fn from_iter<I: IntoIterator<Item = SourceRecord>>(iter: I) -> RecordBatch {
         RecordBatch {
             records: iter.into_iter().collect(),
+            advances: Vec::new(),
         }
     }
 }

@@ -19,7 +19,8 @@ pub struct PartitionPosition {
     pub committed: i64,
     /// Next offset the writer has processed (searchable after the next commit).
     pub processed: i64,
-    /// Last known high watermark (-1 when unknown).
+    /// Last known end of the log this consumer can read (-1 when unknown): the last stable
+    /// offset under `read_committed` (the high watermark when no transaction is open).
     pub high_watermark: i64,
     /// Last known log start offset (-1 when unknown).
     pub low_watermark: i64,
@@ -47,7 +48,8 @@ pub struct PartitionStatus {
     pub next_offset: i64,
     /// Next offset the writer has processed.
     pub processed_offset: i64,
-    /// Last known high watermark.
+    /// Last known end of the readable log: the last stable offset (records of transactions
+    /// still open are not counted until committed).
     pub high_watermark: Option<i64>,
     /// Last known log start offset.
     pub low_watermark: Option<i64>,

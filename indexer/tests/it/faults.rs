@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use schemas::EventKind;
 
+use crate::common::transactions::Marker;
 use crate::common::{header, wait_for, Indexer, TestKafka};
 
 /// A product event whose attribute *name* is `len` bytes long: invalid (names are at most
@@ -890,4 +891,90 @@ fn a_log_gap_under_rebuild_starts_a_forced_reindex() {
         404,
         "deleted by retention: lost"
     );
+}
+
+/// Runs the offline `indexer rebuild` of `dir`; `None` when it has not finished within
+/// `timeout` (it is then killed).
+fn offline_rebuild(kafka: &TestKafka, dir: &std::path::Path, timeout: Duration) -> Option<bool> {
+    let mut child = std::process::Command::new(crate::common::indexer_binary())
+        .arg("rebuild")
+        .args(kafka.args())
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = wait_for(timeout, || child.try_wait().ok().flatten());
+    if done.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    done.map(|status| status.success())
+}
+
+/// Item 4: a transactional producer ends each transaction with a marker that takes an
+/// offset and is never delivered. Lag must still reach 0 after the last committed
+/// transaction, the offline rebuild must finish, and an aborted transaction's records must
+/// never be indexed (that last part needs a real broker: the mock one cannot abort).
+#[test]
+fn transaction_markers_do_not_hold_lag_or_the_rebuild_and_aborted_records_are_never_indexed() {
+    let kafka = TestKafka::new(1);
+    let topic = kafka.topic(EventKind::Product).to_owned();
+    let producer = kafka.transactional_producer("it-transactions", &topic, 0);
+    let records = |ids: &[&'static str]| -> Vec<(&'static str, String)> {
+        ids.iter().map(|id| (*id, valid_product(id))).collect()
+    };
+    producer.transaction(&records(&["tx-1", "tx-2"]), Marker::Commit);
+    if !kafka.is_mock() {
+        producer.transaction(&records(&["tx-aborted"]), Marker::Abort);
+    }
+    producer.transaction(&records(&["tx-3"]), Marker::Commit);
+
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    assert!(searchable(&indexer, "tx-3", Duration::from_secs(30)));
+    // The log end, past the last marker, as the broker reports it.
+    let log_end = kafka.watermarks(&topic, 0).1;
+    let products = |status: &serde_json::Value| {
+        status["kafka"]["partitions"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["topic"] == topic.as_str()).cloned())
+            .unwrap_or_default()
+    };
+    let caught_up = wait_for(Duration::from_secs(30), || {
+        let status = indexer.status();
+        (products(&status)["high_watermark"] == log_end
+            && status["kafka"]["total_lag"] == 0
+            && indexer.get("/health/ingestion").0 == 200)
+            .then_some(())
+    });
+    assert!(
+        caught_up.is_some(),
+        "lag never reached 0 after the last transaction (log end {log_end}): {}",
+        indexer.status()["kafka"]
+    );
+    assert_eq!(indexer.get("/ready").0, 200);
+    assert_eq!(
+        products(&indexer.status())["next_offset"],
+        log_end,
+        "the committed position is past the last marker"
+    );
+    if !kafka.is_mock() {
+        assert_eq!(indexer.get("/products/tx-aborted").0, 404, "aborted");
+    }
+    assert!(indexer.terminate().success());
+
+    assert_eq!(
+        offline_rebuild(&kafka, dir.path(), Duration::from_secs(60)),
+        Some(true),
+        "the offline rebuild never finished"
+    );
+    let indexer = Indexer::start(&kafka, dir.path(), &[]);
+    for id in ["tx-1", "tx-2", "tx-3"] {
+        assert!(searchable(&indexer, id, Duration::from_secs(30)), "{id}");
+    }
+    if !kafka.is_mock() {
+        assert_eq!(indexer.get("/products/tx-aborted").0, 404, "aborted");
+    }
 }

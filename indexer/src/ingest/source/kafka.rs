@@ -9,10 +9,16 @@
 //! - The poll loop runs on its own thread; it decodes every message (so the writer only
 //!   merges) and sends batches over a bounded channel. A full channel blocks the loop; that
 //!   is the backpressure.
-//! - Watermarks for lag come from librdkafka's statistics callback; whether the cluster
-//!   answers comes from the metadata refresh.
+//! - Watermarks for lag come from librdkafka's statistics callback (the last stable offset:
+//!   records of open transactions are not visible yet, so they are not lag); whether the
+//!   cluster answers comes from the metadata refresh.
+//! - Transactions: `isolation.level=read_committed`, so records of aborted transactions are
+//!   never delivered. Their commit and abort markers take offsets but are never delivered
+//!   either: when the queue runs dry the source asks the consumer for its position (the next
+//!   offset to fetch) and sends a [`PositionAdvance`] past them, so a log that ends with a
+//!   marker is still fully consumed (lag 0, rebuild done).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,13 +34,13 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
-use schemas::InvalidEvent;
+use schemas::{EventKind, InvalidEvent};
 
 use super::log_gap::{classify, LogGapPolicy};
 use crate::ingest::quarantine::Quarantine;
 use crate::models::{
-    InvalidRecord, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord, TopicPartition,
-    Topics,
+    InvalidRecord, PositionAdvance, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord,
+    TopicPartition, Topics,
 };
 use crate::telemetry::{Fault, GapAction, GapReason, LogGap, OffsetResetLabels, Status};
 use crate::util::panic;
@@ -62,6 +68,9 @@ pub fn consumer_config(brokers: &str, group_id: &str, extra: &[(String, String)]
         // A position past the log end (topic recreated, broker data lost): start over from
         // the earliest offset. Replays are safe: merging is idempotent.
         .set("auto.offset.reset", "earliest")
+        // Never index an aborted transaction's records (librdkafka's default, made explicit:
+        // the lag and the rebuild's target are the last stable offset because of it).
+        .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "false")
         .set("statistics.interval.ms", "1000")
         // Bounds librdkafka's prefetch queue: part of the memory bound under a backlog.
@@ -92,8 +101,15 @@ impl ClientContext for SourceContext {
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
                 if *partition >= 0 {
+                    // Under read_committed, the end a consumer can reach is the last stable
+                    // offset: an open transaction's records are not lag until committed.
+                    let end = if p.ls_offset >= 0 {
+                        p.ls_offset
+                    } else {
+                        p.hi_offset
+                    };
                     self.status
-                        .set_watermarks(topic, *partition, p.lo_offset, p.hi_offset);
+                        .set_watermarks(topic, *partition, p.lo_offset, end);
                 }
             }
         }
@@ -166,6 +182,8 @@ pub struct KafkaSource {
     offset_resets: Family<OffsetResetLabels, Counter>,
     /// Partitions held back by a log gap (checked again by the next incarnation).
     held: HashSet<TopicPartition>,
+    /// Per partition, the next offset after the last record or advance sent to the writer.
+    delivered: HashMap<(EventKind, i32), i64>,
 }
 
 impl KafkaSource {
@@ -195,6 +213,7 @@ impl KafkaSource {
             gap_policy: LogGapPolicy::default(),
             offset_resets: Family::default(),
             held: HashSet::new(),
+            delivered: HashMap::new(),
         })
     }
 
@@ -247,7 +266,10 @@ impl KafkaSource {
                         METADATA_RETRY
                     };
             }
-            let batch = self.poll_batch(Duration::from_millis(100));
+            let (mut batch, drained) = self.poll_batch(Duration::from_millis(100));
+            if drained {
+                self.add_advances(&mut batch);
+            }
             consumed += batch.len() as u64;
             if !batch.is_empty() && !self.send(batch) {
                 return;
@@ -284,8 +306,10 @@ impl KafkaSource {
         }
     }
 
-    fn poll_batch(&self, wait: Duration) -> RecordBatch {
+    /// Polls up to a batch; also says whether the consumer's queue ran dry.
+    fn poll_batch(&mut self, wait: Duration) -> (RecordBatch, bool) {
         let mut batch = RecordBatch::default();
+        let mut drained = false;
         let mut bytes = 0usize;
         let mut timeout = wait;
         let max_records = if self.max_rate.is_some() {
@@ -295,10 +319,15 @@ impl KafkaSource {
         };
         while batch.len() < max_records && bytes < MAX_BATCH_BYTES {
             match self.consumer.poll(timeout) {
-                None => break,
+                None => {
+                    drained = true;
+                    break;
+                }
                 Some(Ok(message)) => {
                     bytes += message.payload_len();
                     if let Some(record) = self.decode(&message) {
+                        self.delivered
+                            .insert((record.kind, record.partition), record.offset + 1);
                         batch.push(record);
                     }
                 }
@@ -309,7 +338,37 @@ impl KafkaSource {
             }
             timeout = Duration::ZERO;
         }
-        batch
+        (batch, drained)
+    }
+
+    /// Adds an advance for every partition whose position (the next offset to fetch) is
+    /// past the last record sent: the consumer skipped offsets that hold no record. Asked
+    /// only once the queue ran dry, so every record before the position is in `batch` or
+    /// already sent.
+    fn add_advances(&mut self, batch: &mut RecordBatch) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        for element in positions.elements() {
+            let Offset::Offset(next) = element.offset() else {
+                continue;
+            };
+            let Some(kind) = self.topics.kind_of(element.topic()) else {
+                continue;
+            };
+            let delivered = self
+                .delivered
+                .entry((kind, element.partition()))
+                .or_insert(-1);
+            if next > *delivered {
+                *delivered = next;
+                batch.advance(PositionAdvance {
+                    kind,
+                    partition: element.partition(),
+                    next,
+                });
+            }
+        }
     }
 
     fn decode(&self, message: &BorrowedMessage<'_>) -> Option<SourceRecord> {
@@ -522,6 +581,9 @@ impl KafkaSource {
                 for tp in partitions {
                     let start = self.resume.get(&tp).unwrap_or(0);
                     self.status.add_partition(&tp.topic, tp.partition, start);
+                    if let Some(kind) = self.topics.kind_of(&tp.topic) {
+                        self.delivered.insert((kind, tp.partition), start);
+                    }
                     self.assigned.insert(tp);
                 }
             }

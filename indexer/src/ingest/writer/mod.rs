@@ -34,8 +34,8 @@ use crate::ingest::merge::{self, Outcome};
 use crate::ingest::pipeline::PipelinePanic;
 use crate::ingest::source::GroupCommitter;
 use crate::models::{
-    CommitTrigger, PerKind, Positions, RecordAt, RecordBatch, RecordBody, SourceRecord,
-    TopicPartition, Topics,
+    CommitTrigger, PerKind, PositionAdvance, Positions, RecordAt, RecordBatch, RecordBody,
+    SourceRecord, TopicPartition, Topics,
 };
 use crate::telemetry::{EventCounters, Metrics, SkewLabels, Status};
 use crate::util::now_ms;
@@ -217,9 +217,10 @@ impl Writer {
     /// (the states it was changing are thrown away with the incarnation).
     pub fn process_batch(&mut self, batch: RecordBatch) -> Result<(), WriterError> {
         self.states.refresh(&self.handles.live);
+        let (records, advances) = batch.into_parts();
         let mut at = None;
         let processed = panic::catch(|| {
-            for record in batch {
+            for record in records {
                 at = Some((record.kind, record.partition, record.offset));
                 self.process(record)?;
             }
@@ -240,8 +241,25 @@ impl Writer {
                 })));
             }
         }
+        for advance in advances {
+            self.advance(advance);
+        }
         self.handles.status.set_processed(&self.positions);
         Ok(())
+    }
+
+    /// Moves a partition's position past offsets without records (see [`PositionAdvance`]);
+    /// never backwards.
+    fn advance(&mut self, advance: PositionAdvance) {
+        let tp = TopicPartition::new(self.handles.topics.topic(advance.kind), advance.partition);
+        if self
+            .positions
+            .get(&tp)
+            .is_none_or(|next| advance.next > next)
+        {
+            self.positions.insert(tp, advance.next);
+            self.positions_changed = true;
+        }
     }
 
     fn process(&mut self, mut record: SourceRecord) -> Result<(), WriterError> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod transactions;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -193,6 +194,18 @@ impl TestKafka {
         self.producer
             .flush(Duration::from_secs(30))
             .expect("flush producer");
+    }
+
+    /// The log start and end (high watermark, or last stable offset under transactions) of
+    /// `topic`/`partition`, as the broker reports them.
+    pub fn watermarks(&self, topic: &str, partition: i32) -> (i64, i64) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .expect("consumer");
+        consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(10))
+            .expect("watermarks")
     }
 
     /// Every message of `topic`, from the beginning.
