@@ -22,7 +22,7 @@ use crate::ops::{Canary, CanaryStatus, History, HISTORY_INTERVAL};
 use crate::reindex::{Reindexer, ReindexerParts};
 use crate::store::{DataDirLock, IndexStore, StoreError};
 use crate::telemetry::{CanaryMetrics, Metrics, ReindexMetrics, Slo, Status};
-use crate::util::now_ms;
+use crate::util::{disk, now_ms};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +255,10 @@ impl Service {
         let status = self.state.status.clone();
         let ready_gauge = self.state.metrics.ready.clone();
         let ingestion_gauge = self.state.metrics.ingestion_healthy.clone();
+        let (free_gauge, size_gauge) = (
+            self.state.metrics.data_dir_free.clone(),
+            self.state.metrics.data_dir_size.clone(),
+        );
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
@@ -263,6 +267,11 @@ impl Service {
                 history.sample(&status);
                 ready_gauge.set(i64::from(status.readiness().is_ok()));
                 ingestion_gauge.set(i64::from(status.ingestion_problems().is_empty()));
+                let index_path = std::path::PathBuf::from(status.index().path);
+                if let Some(space) = disk::space(&index_path) {
+                    free_gauge.set(i64::try_from(space.free).unwrap_or(i64::MAX));
+                    size_gauge.set(i64::try_from(space.total).unwrap_or(i64::MAX));
+                }
                 // `--on-log-gap rebuild`: the source found a gap and holds the partition.
                 if status.take_rebuild_request() {
                     match reindexer.start(true) {

@@ -19,9 +19,9 @@ use super::source::{consumer_config, KafkaSource, LogGapPolicy};
 use super::writer::{Writer, WriterConfig, WriterError, WriterHandles};
 use crate::models::{KafkaProperties, Positions, RecordAt, Topics};
 use crate::store;
-use crate::telemetry::{Fault, Metrics, Status};
+use crate::telemetry::{Fault, Metrics, Status, DISK_FULL};
 use crate::util::panic::{self, Caught};
-use crate::util::{lock, lower_thread_priority};
+use crate::util::{disk, lock, lower_thread_priority};
 
 /// Batches in flight between source and writer: with the batch bounds of the source, at most
 /// a few tens of MiB of messages wait here.
@@ -381,11 +381,15 @@ impl Pipeline {
                 Ok(()) => backoff = Duration::from_millis(500),
                 Err(e) => {
                     self.record_panic(&e, backoff);
-                    if e.panic().is_none() {
-                        tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingestion pipeline failed; restarting from the last commit");
+                    let code = self.failure_code(&e);
+                    let retry_in_ms = backoff.as_millis() as u64;
+                    if code == DISK_FULL {
+                        tracing::error!(error = %e, retry_in_ms, "data directory disk full: index commits fail and are retried; searches are served from the last commit");
+                    } else if e.panic().is_none() {
+                        tracing::error!(error = %e, retry_in_ms, "ingestion pipeline failed; restarting from the last commit");
                     }
                     self.status
-                        .set_pipeline_error(Fault::new(e.code(), e.to_string()));
+                        .set_pipeline_error(Fault::new(code, e.to_string()));
                     self.metrics.pipeline_restarts.inc();
                     self.sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -393,6 +397,29 @@ impl Pipeline {
             }
         }
         self.status.set_pipeline_running(false);
+    }
+
+    /// The failure's stable code, [`DISK_FULL`] when writing the index failed for want of
+    /// space (see `util/disk.rs` for how that is told).
+    fn failure_code(&self, error: &PipelineError) -> &'static str {
+        let code = error.code();
+        if !matches!(code, "index_write" | "index_writer" | "data_directory") {
+            return code;
+        }
+        let budget = self.settings.indexing.writer_memory_bytes as u64;
+        let short_of_space = || {
+            self.index
+                .current()
+                .path
+                .as_deref()
+                .and_then(disk::free_bytes)
+                .is_some_and(|free| free < budget)
+        };
+        if disk::is_out_of_space(error) || short_of_space() {
+            DISK_FULL
+        } else {
+            code
+        }
     }
 
     /// A panic is logged once, with the record it happened at, and counted against that

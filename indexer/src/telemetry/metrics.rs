@@ -195,6 +195,10 @@ pub struct Metrics {
     pub offset_resets: Family<OffsetResetLabels, Counter>,
     /// `indexer_dlq_pending`.
     pub dlq_pending: Gauge,
+    /// `indexer_data_dir_free_bytes`: space left on the data directory's filesystem.
+    pub data_dir_free: Gauge,
+    /// `indexer_data_dir_size_bytes`: that filesystem's size.
+    pub data_dir_size: Gauge,
 }
 
 impl Metrics {
@@ -223,6 +227,8 @@ impl Metrics {
             dlq_failures: Family::default(),
             offset_resets: Family::default(),
             dlq_pending: Gauge::default(),
+            data_dir_free: Gauge::default(),
+            data_dir_size: Gauge::default(),
         };
         registry.register(
             "indexer_events",
@@ -313,6 +319,16 @@ impl Metrics {
             "indexer_dlq_pending",
             "Dead letters not confirmed by the dead-letter topic yet (their partitions are committed only up to the first of them)",
             m.dlq_pending.clone(),
+        );
+        registry.register(
+            "indexer_data_dir_free_bytes",
+            "Bytes available on the data directory's filesystem (commits fail once the next segment no longer fits)",
+            m.data_dir_free.clone(),
+        );
+        registry.register(
+            "indexer_data_dir_size_bytes",
+            "Size of the data directory's filesystem, in bytes",
+            m.data_dir_size.clone(),
         );
         m
     }

@@ -18,5 +18,5 @@ pub use metrics::{
 pub use slo::{Slo, SloState};
 pub use status::{
     CounterSnapshot, DlqHealth, DlqTrouble, Fault, GapAction, GapReason, IndexStatus, LogGap,
-    NotReady, PartitionStatus, Status,
+    NotReady, PartitionStatus, Status, DISK_FULL,
 };

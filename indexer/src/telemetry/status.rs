@@ -12,6 +12,10 @@ use super::slo::{Slo, SloState};
 use crate::models::{Positions, TopicPartition};
 use crate::util::lock;
 
+/// The pipeline failure code (and ingestion problem reason) of a data directory out of
+/// space.
+pub const DISK_FULL: &str = "disk_full";
+
 /// Where one topic-partition stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PartitionPosition {
@@ -572,7 +576,14 @@ impl Status {
     pub fn ingestion_problems_with(&self, detailed: bool) -> Vec<NotReady> {
         let mut problems = Vec::new();
         if let Some(error) = lock(&self.pipeline_error).clone() {
-            problems.push(NotReady {
+            if error.code == DISK_FULL {
+                problems.push(NotReady {
+                    reason: DISK_FULL,
+                    message: "the data directory's disk is full: index commits fail and are retried with backoff; searches are served from the last commit; free space and ingestion resumes from there, losing nothing".to_owned(),
+                    detail: detailed.then_some(error.detail),
+                });
+            } else {
+                problems.push(NotReady {
                 reason: "pipeline_failed",
                 message: format!(
                     "ingestion pipeline failed and is restarting from its last commit ({}); details in the log",
@@ -580,6 +591,7 @@ impl Status {
                 ),
                 detail: detailed.then_some(error.detail),
             });
+            }
         } else if !self.pipeline_running.load(Ordering::Relaxed) {
             problems.push(NotReady::new(
                 "starting",

@@ -978,3 +978,125 @@ fn transaction_markers_do_not_hold_lag_or_the_rebuild_and_aborted_records_are_ne
         assert_eq!(indexer.get("/products/tx-aborted").0, 404, "aborted");
     }
 }
+
+/// A small tmpfs mounted over a temporary directory (needs `CAP_SYS_ADMIN`, as root on the
+/// CI machine); unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size_mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk: a file that grows until the device says it is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn product_with_description(id: &str, words: usize) -> String {
+    let description = (0..words)
+        .map(|i| format!("word{id}x{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!("{{\"product_id\":\"{id}\",\"version\":1,\"ts\":1,\"title\":\"Kettle {id}\",\"description\":\"{description}\"}}")
+}
+
+fn produce_products(kafka: &TestKafka, ids: impl Iterator<Item = String>) -> usize {
+    let topic = kafka.topic(EventKind::Product).to_owned();
+    let mut n = 0;
+    for id in ids {
+        let payload = product_with_description(&id, 200);
+        kafka.produce_raw(
+            &topic,
+            Some(0),
+            Some(id.as_bytes()),
+            Some(payload.as_bytes()),
+            &[],
+        );
+        n += 1;
+    }
+    kafka.flush();
+    n
+}
+
+/// Item 10: with the data directory's disk full, commits fail and are retried with backoff,
+/// `/ready` stays 200 (searches are served from the last commit) and says `disk_full`, and
+/// once space is freed ingestion resumes with nothing lost.
+#[test]
+fn a_full_disk_fails_commits_keeps_serving_says_disk_full_and_resumes_losing_nothing() {
+    let Some(disk) = SmallDisk::mount(48) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs CAP_SYS_ADMIN)");
+        return;
+    };
+    let kafka = TestKafka::new(1);
+    let indexer = Indexer::start(&kafka, disk.path(), &[]);
+    let before = produce_products(&kafka, (0..50).map(|i| format!("old-{i}")));
+    indexer.wait_committed(before as i64, Duration::from_secs(60));
+
+    let filler = disk.fill();
+    let after = produce_products(&kafka, (0..300).map(|i| format!("new-{i}")));
+    let full = wait_for(Duration::from_secs(60), || {
+        let (code, body) = indexer.get("/health/ingestion");
+        (code == 503 && body["reason"] == "disk_full").then_some(body)
+    });
+    assert!(
+        full.is_some(),
+        "ingestion never said disk_full: {}",
+        indexer.get("/health/ingestion").1
+    );
+    let (code, ready) = indexer.get("/ready");
+    assert_eq!(code, 200, "searches are still served: {ready}");
+    assert_eq!(ready["degraded"], true);
+    assert!(
+        ready["problems"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["reason"] == "disk_full")),
+        "{ready}"
+    );
+    assert_eq!(indexer.get("/products/old-7").0, 200);
+    let (code, found) = indexer.get("/search?q=kettle&per_page=1");
+    assert_eq!(code, 200, "{found}");
+    assert_eq!(
+        found["total"], before,
+        "served from the last commit: {found}"
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    indexer.wait_committed((before + after) as i64, Duration::from_secs(120));
+    assert!(searchable(&indexer, "new-299", Duration::from_secs(10)));
+    assert_eq!(
+        indexer.get("/health/ingestion").1["reason"],
+        serde_json::Value::Null
+    );
+    let (_, found) = indexer.get("/search?q=kettle&per_page=1");
+    assert_eq!(found["total"], before + after, "nothing lost: {found}");
+    assert!(indexer.terminate().success());
+}

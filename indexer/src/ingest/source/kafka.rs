@@ -584,6 +584,15 @@ impl KafkaSource {
                     if let Some(kind) = self.topics.kind_of(&tp.topic) {
                         self.delivered.insert((kind, tp.partition), start);
                     }
+                    // At 0 from the start, so the first gap is an increase alerts see (a
+                    // counter born at 1 shows none).
+                    for reason in [GapReason::Truncated, GapReason::BeyondEnd] {
+                        self.offset_resets.get_or_create(&OffsetResetLabels {
+                            topic: tp.topic.clone(),
+                            partition: tp.partition,
+                            reason,
+                        });
+                    }
                     self.assigned.insert(tp);
                 }
             }
