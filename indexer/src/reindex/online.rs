@@ -281,6 +281,16 @@ impl Reindexer {
                 ),
             ));
         }
+        // The rebuild does not stop exactly at the target: it may have replayed records past
+        // the live index's final offsets, and it dead-letters nothing. Resuming past them
+        // would lose the dead letters of invalid events among them (found by the chaos
+        // run). So the new index resumes at the live index's own offsets (partitions it never
+        // consumed from their beginning): records past them are read again, merging by
+        // version makes the valid ones stale, and the invalid ones are dead-lettered.
+        let path = new_index.path.clone().unwrap_or_default();
+        if let Err(e) = store::write_positions(&new_index.index, &path, &final_target) {
+            return Err(abort(None, true, e.into()));
+        }
         Ok(new_index)
     }
 

@@ -51,7 +51,7 @@ use crate::models::{CommitPayload, PayloadError};
 
 pub use generation::Generation;
 pub use lock::DataDirLock;
-pub use open::{create_index, open_index, read_payload, serve};
+pub use open::{create_index, open_index, read_payload, serve, write_positions};
 
 const CURRENT: &str = "CURRENT";
 const INDEXES: &str = "indexes";

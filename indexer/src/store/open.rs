@@ -5,10 +5,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use schemas::{IndexFields, LiveIndex};
-use tantivy::{Index, IndexSettings, ReloadPolicy};
+use tantivy::{Index, IndexSettings, IndexWriter, ReloadPolicy};
 
 use super::{io, Generation, StoreError};
-use crate::models::CommitPayload;
+use crate::models::{CommitPayload, Positions};
+use crate::util::now_ms;
 
 /// Creates an empty index with this build's schema at `path`.
 pub fn create_index(path: &Path) -> Result<Index, StoreError> {
@@ -60,6 +61,27 @@ pub fn read_payload(index: &Index, path: &Path) -> Result<Option<CommitPayload>,
         path: path.to_owned(),
         source,
     })
+}
+
+/// Commits `positions` as the payload of `index` (at `path`), with no document change:
+/// where the next pipeline on it resumes. Only while no other writer is open on it.
+pub fn write_positions(
+    index: &Index,
+    path: &Path,
+    positions: &Positions,
+) -> Result<(), StoreError> {
+    let tantivy = |source| StoreError::Tantivy {
+        path: path.to_owned(),
+        source,
+    };
+    // The smallest writer Tantivy allows: nothing is indexed, only the payload changes.
+    let mut writer: IndexWriter = index
+        .writer_with_num_threads(1, 15_000_000)
+        .map_err(tantivy)?;
+    let mut prepared = writer.prepare_commit().map_err(tantivy)?;
+    prepared.set_payload(&CommitPayload::new(positions, now_ms()).to_json());
+    prepared.commit().map_err(tantivy)?;
+    Ok(())
 }
 
 /// Makes an opened index of generation `generation` (at `path`) a [`LiveIndex`]: a reader

@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemas::EventKind;
 
 use crate::common::transactions::Marker;
-use crate::common::{header, wait_for, Indexer, TestKafka};
+use crate::common::{header, offline_rebuild, wait_for, Indexer, TestKafka};
 
 /// A product event whose attribute *name* is `len` bytes long: invalid (names are at most
 /// 256 bytes), and every part of its dead letter that names the field carries the name.
@@ -891,26 +891,6 @@ fn a_log_gap_under_rebuild_starts_a_forced_reindex() {
         404,
         "deleted by retention: lost"
     );
-}
-
-/// Runs the offline `indexer rebuild` of `dir`; `None` when it has not finished within
-/// `timeout` (it is then killed).
-fn offline_rebuild(kafka: &TestKafka, dir: &std::path::Path, timeout: Duration) -> Option<bool> {
-    let mut child = std::process::Command::new(crate::common::indexer_binary())
-        .arg("rebuild")
-        .args(kafka.args())
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let done = wait_for(timeout, || child.try_wait().ok().flatten());
-    if done.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    done.map(|status| status.success())
 }
 
 /// Item 4: a transactional producer ends each transaction with a marker that takes an

@@ -3,6 +3,7 @@
 //! creates its own topics).
 
 mod browser;
+mod chaos;
 mod common;
 mod demo;
 mod faults;

@@ -587,7 +587,7 @@ impl KafkaSource {
                     // At 0 from the start, so the first gap is an increase alerts see (a
                     // counter born at 1 shows none).
                     for reason in [GapReason::Truncated, GapReason::BeyondEnd] {
-                        self.offset_resets.get_or_create(&OffsetResetLabels {
+                        let _ = self.offset_resets.get_or_create(&OffsetResetLabels {
                             topic: tp.topic.clone(),
                             partition: tp.partition,
                             reason,

@@ -139,40 +139,7 @@ impl TestKafka {
         payload: Option<&[u8]>,
         headers: &[(&str, &[u8])],
     ) {
-        let mut owned = OwnedHeaders::new();
-        for (k, v) in headers {
-            owned = owned.insert(rdkafka::message::Header {
-                key: k,
-                value: Some(*v),
-            });
-        }
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).headers(owned);
-        if let Some(p) = partition {
-            record = record.partition(p);
-        }
-        if let Some(k) = key {
-            record = record.key(k);
-        }
-        if let Some(p) = payload {
-            record = record.payload(p);
-        }
-        let mut record = record;
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return,
-                Err((e, r)) => {
-                    assert!(
-                        matches!(
-                            e.rdkafka_error_code(),
-                            Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                        ),
-                        "produce failed: {e}"
-                    );
-                    std::thread::sleep(Duration::from_millis(5));
-                    record = r;
-                }
-            }
-        }
+        send_raw(&self.producer, topic, partition, key, payload, headers);
     }
 
     /// Produces events to their topics, keyed by product id, to a random partition (the
@@ -242,6 +209,45 @@ fn new_producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
         .expect("producer")
 }
 
+/// Sends one message, waiting while the producer's queue is full.
+fn send_raw(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    partition: Option<i32>,
+    key: Option<&[u8]>,
+    payload: Option<&[u8]>,
+    headers: &[(&str, &[u8])],
+) {
+    let mut owned = OwnedHeaders::new();
+    for (k, v) in headers {
+        owned = owned.insert(rdkafka::message::Header {
+            key: k,
+            value: Some(*v),
+        });
+    }
+    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).headers(owned);
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(p) = payload {
+        record = record.payload(p);
+    }
+    while let Err((err, r)) = producer.send(record) {
+        assert!(
+            matches!(
+                err.rdkafka_error_code(),
+                Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+            ),
+            "produce failed: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        record = r;
+    }
+}
+
 /// A producer of the test topics that can move to another thread.
 pub struct TestProducer {
     producer: ThreadedProducer<DefaultProducerContext>,
@@ -250,6 +256,33 @@ pub struct TestProducer {
 }
 
 impl TestProducer {
+    /// Produces one raw message to `topic`/`partition`, waiting while the queue is full
+    /// (the cluster unreachable).
+    pub fn produce_raw(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: &[u8],
+        payload: Option<&[u8]>,
+        headers: &[(&str, &[u8])],
+    ) {
+        send_raw(
+            &self.producer,
+            topic,
+            Some(partition),
+            Some(key),
+            payload,
+            headers,
+        );
+    }
+
+    /// Waits until every message produced is in the cluster.
+    pub fn flush(&self) {
+        self.producer
+            .flush(Duration::from_secs(300))
+            .expect("flush");
+    }
+
     /// Produces raw payloads to `topic` and waits until the cluster has them all (however
     /// long it is unreachable).
     pub fn produce_raw_all(&self, topic: &str, payloads: &[String]) {
@@ -479,4 +512,28 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// Runs the offline `indexer rebuild` of `dir`; `None` when it has not finished within
+/// `timeout` (it is then killed).
+pub fn offline_rebuild(
+    kafka: &TestKafka,
+    dir: &std::path::Path,
+    timeout: Duration,
+) -> Option<bool> {
+    let mut child = std::process::Command::new(indexer_binary())
+        .arg("rebuild")
+        .args(kafka.args())
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = wait_for(timeout, || child.try_wait().ok().flatten());
+    if done.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    done.map(|status| status.success())
 }
