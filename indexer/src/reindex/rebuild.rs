@@ -147,6 +147,12 @@ impl Rebuild {
         self.thread
             .join()
             .map_err(|_| ReindexError::Handover("the rebuild thread panicked".to_owned()))??;
+        if let Some(gap) = self.status.log_gaps().first() {
+            return Err(ReindexError::Handover(format!(
+                "retention deleted records of {}[{}] before the rebuild read them (from offset {} to {}); raise the topic's retention.ms or --reindex-max-rate",
+                gap.topic, gap.partition, gap.stored_offset, gap.log_start
+            )));
+        }
         let path = self.index.path.clone().unwrap_or_default();
         let committed = store::read_payload(&self.index.index, &path)?
             .map(|p| p.positions())
@@ -160,9 +166,10 @@ impl Rebuild {
         let _ = self.thread.join();
     }
 
-    /// Whether the rebuild's thread ended (it only ends by itself on a failure).
+    /// Whether the rebuild failed: its thread ended (it only ends by itself on a failure),
+    /// or retention overtook its consumer (a log gap: the new index would lack records).
     pub fn failed(&self) -> bool {
-        self.thread.is_finished()
+        self.thread.is_finished() || !self.status.log_gaps().is_empty()
     }
 }
 

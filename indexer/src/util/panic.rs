@@ -93,6 +93,14 @@ pub fn failpoint(name: &str, id: &str) {
     });
 }
 
+/// A failpoint with no argument, for delays (`FAILPOINTS=ingest::poll=sleep(500)`): a
+/// no-op without the `failpoints` feature. The failpoint: `ingest::poll` (before each poll
+/// of the source).
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+pub fn pause_point(name: &str) {
+    fail::fail_point!(name);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -773,8 +773,13 @@ fn connections_past_the_limit_are_closed_at_once_and_counted() {
 /// Fills partition 0 of the products topic with ~6 MiB: the mock broker keeps about 5 MiB
 /// per partition and drops the oldest batches, as retention would.
 fn overflow_retention(kafka: &TestKafka, prefix: &str) {
+    overflow_retention_with(kafka, prefix, 60);
+}
+
+/// `count` products of 100 KB each on the products partition.
+fn overflow_retention_with(kafka: &TestKafka, prefix: &str, count: usize) {
     let topic = kafka.topic(EventKind::Product).to_owned();
-    for i in 0..60 {
+    for i in 0..count {
         let json = format!(
             r#"{{"product_id":"{prefix}-{i}","version":1,"ts":1,"title":"Big {i}","description":"{}"}}"#,
             "x".repeat(100_000)
@@ -865,6 +870,58 @@ fn a_log_truncated_while_down_is_never_skipped_silently() {
         .map(|p| p.iter().filter_map(|p| p["reason"].as_str()).collect())
         .unwrap_or_default();
     assert!(!reasons.contains(&"log_gap"), "{problems}");
+}
+
+/// Regression (issue #14 item 5, found by the soak): retention overtaking a *running*
+/// consumer was jumped over silently (`auto.offset.reset=earliest`): the records between
+/// its position and the new log start were never indexed, and nothing said so. Here the
+/// consumer is slowed down (one poll every 2 s, a 1 MiB prefetch) while 12 MB go to a
+/// partition the mock broker keeps only 5 MiB of.
+#[test]
+fn retention_overtaking_a_running_consumer_is_a_log_gap_never_a_silent_jump() {
+    let kafka = TestKafka::new(1);
+    if !kafka.is_mock() {
+        eprintln!("skipped: relies on the mock broker's 5 MiB partition retention");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let indexer = Indexer::start_with_env(
+        &kafka,
+        dir.path(),
+        &["--kafka-property", "queued.max.messages.kbytes=1024"],
+        &[("FAILPOINTS", "ingest::poll=sleep(2000)")],
+    );
+    overflow_retention_with(&kafka, "run", 120);
+    let gap = wait_for(Duration::from_secs(60), || {
+        indexer.status()["kafka"]["log_gaps"]
+            .as_array()
+            .and_then(|g| g.first().cloned())
+    });
+    let gap = gap.unwrap_or_else(|| panic!("no log gap reported: {}", indexer.status()["kafka"]));
+    assert_eq!(gap["reason"], "truncated", "{gap}");
+    assert_eq!(gap["action"], "held", "{gap}");
+    assert!(
+        gap["stored_offset"].as_i64() < gap["log_start"].as_i64(),
+        "{gap}"
+    );
+    assert_eq!(metric(&indexer, &offset_resets_sample(&kafka)), Some(1.0));
+    let (code, health) = indexer.get("/health/ingestion");
+    assert_eq!(code, 503);
+    assert!(health.to_string().contains("log_gap"), "{health}");
+    // Held: nothing past the gap is consumed, so nothing is committed past it.
+    assert_eq!(indexer.get("/products/run-119").0, 404);
+    let partition = &indexer.status()["kafka"]["partitions"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["topic"] == kafka.topic(EventKind::Product))
+                .cloned()
+        })
+        .unwrap_or_default();
+    assert!(
+        partition["next_offset"].as_i64() <= gap["stored_offset"].as_i64(),
+        "{partition} {gap}"
+    );
 }
 
 /// `--on-log-gap rebuild`: the gap starts a forced reindex; the new index holds what the log

@@ -65,9 +65,10 @@ pub fn consumer_config(brokers: &str, group_id: &str, extra: &[(String, String)]
         .set("client.id", "catalog-indexer")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        // A position past the log end (topic recreated, broker data lost): start over from
-        // the earliest offset. Replays are safe: merging is idempotent.
-        .set("auto.offset.reset", "earliest")
+        // A fetch position the log no longer has (retention overtook the consumer, the
+        // topic was recreated): an error the source turns into a log gap, never a silent
+        // jump to the log start (`check_running_gaps`, `log_gap.rs`).
+        .set("auto.offset.reset", "error")
         // Never index an aborted transaction's records (librdkafka's default, made explicit:
         // the lag and the rebuild's target are the last stable offset because of it).
         .set("isolation.level", "read_committed")
@@ -184,6 +185,8 @@ pub struct KafkaSource {
     held: HashSet<TopicPartition>,
     /// Per partition, the next offset after the last record or advance sent to the writer.
     delivered: HashMap<(EventKind, i32), i64>,
+    /// The consumer reported a fetch position out of range since the last check.
+    out_of_range: bool,
 }
 
 impl KafkaSource {
@@ -214,6 +217,7 @@ impl KafkaSource {
             offset_resets: Family::default(),
             held: HashSet::new(),
             delivered: HashMap::new(),
+            out_of_range: false,
         })
     }
 
@@ -266,9 +270,18 @@ impl KafkaSource {
                         METADATA_RETRY
                     };
             }
+            panic::pause_point("ingest::poll");
             let (mut batch, drained) = self.poll_batch(Duration::from_millis(100));
             if drained {
                 self.add_advances(&mut batch);
+            }
+            if std::mem::take(&mut self.out_of_range) {
+                // After this batch is sent: it holds what came before the error.
+                if !batch.is_empty() && !self.send(batch) {
+                    return;
+                }
+                batch = RecordBatch::default();
+                self.check_running_gaps();
             }
             consumed += batch.len() as u64;
             if !batch.is_empty() && !self.send(batch) {
@@ -332,7 +345,11 @@ impl KafkaSource {
                     }
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "kafka consume error; retrying");
+                    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset) {
+                        self.out_of_range = true;
+                    } else {
+                        tracing::warn!(error = %e, "kafka consume error; retrying");
+                    }
                     break;
                 }
             }
@@ -502,6 +519,20 @@ impl KafkaSource {
         let Some(reason) = classify(stored, low, high) else {
             return Some(Offset::Offset(stored));
         };
+        self.on_gap(tp, stored, low, high, reason)
+    }
+
+    /// A gap found at `stored` (resuming, or while running): counted, recorded, logged and
+    /// handled by the policy. `Some(log start)` to consume from there (`continue`), `None`
+    /// when the partition is held.
+    fn on_gap(
+        &mut self,
+        tp: &TopicPartition,
+        stored: i64,
+        low: i64,
+        high: i64,
+        reason: GapReason,
+    ) -> Option<Offset> {
         self.offset_resets
             .get_or_create(&OffsetResetLabels {
                 topic: tp.topic.clone(),
@@ -536,6 +567,57 @@ impl KafkaSource {
         self.status.add_partition(&tp.topic, tp.partition, stored);
         self.held.insert(tp.clone());
         None
+    }
+
+    /// After the consumer said a fetch position is out of range (`auto.offset.reset` is
+    /// `error`: librdkafka would otherwise jump to the log start silently): finds the
+    /// partitions whose next offset the log no longer has — retention overtook the
+    /// consumer, or the topic was recreated under it — and handles each as a log gap.
+    /// Earlier messages of a partition come before its error in the queue, so what was
+    /// delivered is where the consumer stood.
+    fn check_running_gaps(&mut self) {
+        let assigned: Vec<TopicPartition> = self.assigned.iter().cloned().collect();
+        for tp in assigned {
+            let Some(kind) = self.topics.kind_of(&tp.topic) else {
+                continue;
+            };
+            let Some(&next) = self.delivered.get(&(kind, tp.partition)) else {
+                continue;
+            };
+            let (low, high) = match self.consumer.fetch_watermarks(
+                &tp.topic,
+                tp.partition,
+                Duration::from_secs(5),
+            ) {
+                Ok(bounds) => bounds,
+                Err(e) => {
+                    tracing::warn!(topic = %tp.topic, partition = tp.partition, error = %e, "cannot read the partition's log bounds after an out-of-range fetch; checked again at the next error");
+                    continue;
+                }
+            };
+            let Some(reason) = classify(next, low, high) else {
+                continue;
+            };
+            let resume = self.on_gap(&tp, next, low, high, reason);
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&tp.topic, tp.partition);
+            if self.consumer.incremental_unassign(&tpl).is_err() {
+                tracing::error!(topic = %tp.topic, partition = tp.partition, "cannot stop consuming a partition with a log gap");
+                continue;
+            }
+            self.assigned.remove(&tp);
+            if let Some(Offset::Offset(low)) = resume {
+                let mut tpl = TopicPartitionList::new();
+                let assigned = tpl
+                    .add_partition_offset(&tp.topic, tp.partition, Offset::Offset(low))
+                    .is_ok()
+                    && self.consumer.incremental_assign(&tpl).is_ok();
+                if assigned {
+                    self.delivered.insert((kind, tp.partition), low);
+                    self.assigned.insert(tp);
+                }
+            }
+        }
     }
 
     fn assign(&mut self, partitions: Vec<TopicPartition>) {

@@ -16,10 +16,14 @@
 //!   the log still has; the pipeline restarts on it, past the gap).
 //! - `continue`: consume from the log start, accepting the loss (logged at WARN).
 //!
+//! The same holds while running: retention can overtake a consumer that lags (or a topic
+//! be recreated under it). `auto.offset.reset` is `error`, so librdkafka reports the
+//! out-of-range fetch instead of jumping to the log start, and the source checks its
+//! partitions against their log bounds and handles a gap the same way (reason `truncated`
+//! or `beyond_end`; `fail` stops consuming that partition).
+//!
 //! Not detected: a topic recreated and refilled past the stored offset (Kafka keeps no
-//! epoch we could compare without leader-epoch support in the stored positions), and
-//! retention overtaking a running consumer (librdkafka resets it to the earliest offset;
-//! the lag alert fires meanwhile).
+//! epoch we could compare without leader-epoch support in the stored positions).
 
 use std::str::FromStr;
 
