@@ -19,7 +19,7 @@ use rdkafka::Message;
 use schemas::{Event, EventKind};
 
 use crate::common::events::{random_events, shuffled_with_duplicates};
-use crate::common::{header, offline_rebuild, wait_for, Indexer, TestKafka};
+use crate::common::{header, offline_rebuild, wait_for, wait_reindex_end, Indexer, TestKafka};
 
 const TOKEN: &str = "chaos-admin-token-0123";
 const PARTITIONS: i32 = 8;
@@ -116,17 +116,7 @@ fn reindex(indexer: &Indexer) -> serde_json::Value {
         .send()
         .expect("start reindex");
     assert!(started.status().is_success(), "{started:?}");
-    wait_for(Duration::from_secs(600), || {
-        let body: serde_json::Value = client
-            .get(&url)
-            .bearer_auth(TOKEN)
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        matches!(body["state"].as_str(), Some("done" | "failed")).then_some(body)
-    })
-    .expect("the reindex did not finish")
+    wait_reindex_end(indexer, TOKEN, Duration::from_secs(600)).expect("the reindex did not finish")
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemas::EventKind;
 
 use crate::common::transactions::Marker;
-use crate::common::{header, offline_rebuild, wait_for, Indexer, TestKafka};
+use crate::common::{header, offline_rebuild, wait_for, wait_reindex_end, Indexer, TestKafka};
 
 /// A product event whose attribute *name* is `len` bytes long: invalid (names are at most
 /// 256 bytes), and every part of its dead letter that names the field carries the name.
@@ -495,17 +495,8 @@ fn a_failed_sync_after_current_was_switched_keeps_the_generation_current_names()
     let url = format!("{}/admin/reindex", indexer.url);
     let started = client.post(&url).bearer_auth(TOKEN).send().unwrap();
     assert_eq!(started.status().as_u16(), 202);
-    let done = wait_for(Duration::from_secs(60), || {
-        let body: serde_json::Value = client
-            .get(&url)
-            .bearer_auth(TOKEN)
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        matches!(body["state"].as_str(), Some("done" | "failed")).then_some(body)
-    })
-    .expect("the reindex ends");
+    let done =
+        wait_reindex_end(&indexer, TOKEN, Duration::from_secs(60)).expect("the reindex ends");
     let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
     assert!(
         dir.path().join("indexes").join(current.trim()).is_dir(),

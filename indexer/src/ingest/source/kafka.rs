@@ -501,15 +501,17 @@ impl KafkaSource {
         complete
     }
 
+    /// The log start and end of `tp`, asked of the broker.
+    fn log_bounds_of(&self, tp: &TopicPartition) -> KafkaResult<(i64, i64)> {
+        self.consumer
+            .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(5))
+    }
+
     /// Where a resumed partition starts, or `None` to hold it back (a log gap under
     /// `fail`/`rebuild`, or watermarks not known yet: retried at the next refresh). See
     /// `log_gap.rs`.
     fn resume_offset(&mut self, tp: &TopicPartition, stored: i64) -> Option<Offset> {
-        let (low, high) = match self.consumer.fetch_watermarks(
-            &tp.topic,
-            tp.partition,
-            Duration::from_secs(5),
-        ) {
+        let (low, high) = match self.log_bounds_of(tp) {
             Ok(bounds) => bounds,
             Err(e) => {
                 tracing::warn!(topic = %tp.topic, partition = tp.partition, error = %e, "cannot read the partition's log bounds; assignment retried");
@@ -584,11 +586,7 @@ impl KafkaSource {
             let Some(&next) = self.delivered.get(&(kind, tp.partition)) else {
                 continue;
             };
-            let (low, high) = match self.consumer.fetch_watermarks(
-                &tp.topic,
-                tp.partition,
-                Duration::from_secs(5),
-            ) {
+            let (low, high) = match self.log_bounds_of(&tp) {
                 Ok(bounds) => bounds,
                 Err(e) => {
                     tracing::warn!(topic = %tp.topic, partition = tp.partition, error = %e, "cannot read the partition's log bounds after an out-of-range fetch; checked again at the next error");

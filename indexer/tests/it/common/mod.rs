@@ -307,23 +307,13 @@ impl TestProducer {
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            let payload = e.to_json();
-            let mut record: BaseRecord<'_, [u8], [u8]> =
-                BaseRecord::to(&self.topics[topic_index(e.kind())])
-                    .partition(rand::random_range(0..self.partitions))
-                    .key(e.product_id().as_bytes())
-                    .payload(payload.as_bytes());
-            while let Err((err, r)) = self.producer.send(record) {
-                assert!(
-                    matches!(
-                        err.rdkafka_error_code(),
-                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                    ),
-                    "produce failed: {err}"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-                record = r;
-            }
+            self.produce_raw(
+                &self.topics[topic_index(e.kind())],
+                rand::random_range(0..self.partitions),
+                e.product_id().as_bytes(),
+                Some(e.to_json().as_bytes()),
+                &[],
+            );
         }
         self.producer.flush(Duration::from_secs(30)).expect("flush");
     }
@@ -536,4 +526,21 @@ pub fn offline_rebuild(
         let _ = child.wait();
     }
     done.map(|status| status.success())
+}
+
+/// Waits until the reindex of `indexer` ends (`done` or `failed`), asking
+/// `GET /admin/reindex` with `token`; its last answer, or `None` after `timeout`.
+pub fn wait_reindex_end(indexer: &Indexer, token: &str, timeout: Duration) -> Option<Value> {
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}/admin/reindex", indexer.url);
+    wait_for(timeout, || {
+        let body: Value = client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        matches!(body["state"].as_str(), Some("done" | "failed")).then_some(body)
+    })
 }
