@@ -47,7 +47,8 @@ RULES = {
         "document": (("event",), ()),
         "state": (("document", "event"), ()),
         "index": (("state", "document", "event"), ()),
-        "live": (("index", "state", "document"), ()),
+        "values": (("index", "state"), ()),
+        "live": (("index", "state", "document", "values"), ()),
         "contract": (("event", "document"), ()),
     },
 }

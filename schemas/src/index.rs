@@ -14,7 +14,8 @@
 //! | `category_prefix` | raw, multi-valued, fast | every path prefix (`Electronics`, `Electronics>TVs`): category filter and hierarchical facet |
 //! | `canary` | bool, indexed | synthetic freshness canaries, excluded from shopper queries |
 //! | `seller_id` | raw, multi-valued, fast | seller filter and facet |
-//! | `price_cents`, `in_stock`, `updated_at`, `offer_count` | fast (and indexed) | filters, sorts |
+//! | `price_cents`, `in_stock`, `updated_at`, `offer_count` | fast (and indexed) | as of the last re-index: the live values (`values`) are read first |
+//! | `slot` | u64, fast | the product's slot in the live values (stable for its life) |
 //!
 //! The stored part is only the compact binary state: the merged document is rendered from it
 //! on read ([`ProductState::render`]), which is cheaper than storing both. Keeping the merge
@@ -39,7 +40,7 @@ use tantivy::tokenizer::{
 use tantivy::{Index, TantivyDocument};
 
 /// Bumped whenever the schema or an analyzer changes in a way that needs a full reindex.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Analyzer of the full-text fields: words, lower-cased, ASCII-folded, English-stemmed.
 pub const TEXT_ANALYZER: &str = "catalog_text";
@@ -86,6 +87,8 @@ pub mod names {
     pub const UPDATED_AT: &str = "updated_at";
     /// `offer_count`: the shown offers.
     pub const OFFER_COUNT: &str = "offer_count";
+    /// `slot`: the product's slot in the live values.
+    pub const SLOT: &str = "slot";
 }
 
 /// The index schema opened against an index does not have a field this code needs.
@@ -132,6 +135,8 @@ pub struct IndexFields {
     pub updated_at: Field,
     /// The `offer_count` field (see [`names`]).
     pub offer_count: Field,
+    /// The `slot` field (see [`names`]).
+    pub slot: Field,
 }
 
 impl Default for IndexFields {
@@ -188,6 +193,7 @@ impl IndexFields {
         b.add_bool_field(names::IN_STOCK, numeric.clone());
         b.add_u64_field(names::UPDATED_AT, numeric.clone());
         b.add_u64_field(names::OFFER_COUNT, numeric);
+        b.add_u64_field(names::SLOT, FAST);
         let schema = b.build();
         // The fields were just added under these names.
         IndexFields::from_schema(&schema).unwrap_or_else(|e| unreachable!("{e}"))
@@ -215,6 +221,7 @@ impl IndexFields {
             in_stock: f(names::IN_STOCK)?,
             updated_at: f(names::UPDATED_AT)?,
             offer_count: f(names::OFFER_COUNT)?,
+            slot: f(names::SLOT)?,
         })
     }
 
@@ -223,8 +230,16 @@ impl IndexFields {
     /// state directly (no intermediate document: this runs for every changed product of
     /// every commit).
     pub fn document(&self, state: &ProductState) -> TantivyDocument {
+        self.document_in(state, None)
+    }
+
+    /// [`IndexFields::document`] with the product's live-values slot.
+    pub fn document_in(&self, state: &ProductState, slot: Option<u32>) -> TantivyDocument {
         let mut d = TantivyDocument::new();
         d.add_text(self.product_id, &state.product_id);
+        if let Some(slot) = slot {
+            d.add_u64(self.slot, u64::from(slot));
+        }
         d.add_bytes(self.state, &state.encode());
         let Some((_, body)) = state.body() else {
             d.add_bool(self.visible, false);

@@ -21,6 +21,7 @@ use tantivy::{
 use crate::document::ProductDocument;
 use crate::index::IndexFields;
 use crate::state::{DecodeStateError, ProductState};
+use crate::values::{LiveValues, Overlay};
 
 /// One open index.
 pub struct LiveIndex {
@@ -37,6 +38,8 @@ pub struct LiveIndex {
     /// Set when the index was swapped out: its directory, deleted when the last request
     /// holding this index finishes.
     pub retired: Mutex<Option<PathBuf>>,
+    /// Prices and stock kept current beside the index (see `values`): swapped with it.
+    pub values: LiveValues,
 }
 
 /// A product's stored merge state could not be read.
@@ -93,7 +96,38 @@ impl LiveIndex {
             path,
             generation,
             retired: Mutex::new(None),
+            values: LiveValues::default(),
         }
+    }
+
+    /// [`LiveIndex::new`] with live values already loaded.
+    pub fn with_values(mut self, values: LiveValues) -> LiveIndex {
+        self.values = values;
+        self
+    }
+
+    /// The product's slot in the live values, read from the document at `addr`.
+    pub fn slot_of(&self, searcher: &Searcher, addr: DocAddress) -> Option<u32> {
+        let segment = searcher.segment_reader(addr.segment_ord);
+        let column = segment.fast_fields().u64(crate::index::names::SLOT).ok()?;
+        column.first(addr.doc_id).and_then(|s| u32::try_from(s).ok())
+    }
+
+    /// The merge state at `addr` with the live records of its slot put over it: what a
+    /// shopper sees of the product now.
+    pub fn current_state(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+    ) -> Result<ProductState, StoredStateError> {
+        let mut state = self.stored_state(searcher, addr)?;
+        if let Some(live) = self
+            .slot_of(searcher, addr)
+            .and_then(|slot| self.values.overlay.get(slot))
+        {
+            Overlay::apply(&mut state, &live.offers);
+        }
+        Ok(state)
     }
 
     /// Deletes this index's directory once nothing uses the index any more.
@@ -154,7 +188,7 @@ impl LiveIndex {
         searcher: &Searcher,
         addr: DocAddress,
     ) -> tantivy::Result<Option<ProductDocument>> {
-        match self.stored_state(searcher, addr) {
+        match self.current_state(searcher, addr) {
             Ok(state) => Ok(state.render()),
             Err(StoredStateError::Index(e)) => Err(e),
             Err(StoredStateError::Decode(e)) => Err(tantivy::TantivyError::InternalError(format!(

@@ -98,13 +98,36 @@ pub struct ReindexSummary {
     pub state: ReindexState,
 }
 
-/// Both freshness measures in `/status`.
+/// Both freshness measures of one path.
 #[derive(Debug, Serialize)]
-pub struct FreshnessReport {
+pub struct PathFreshness {
     /// Kafka message timestamp to searchable.
     pub pipeline: WindowReport,
     /// Event `ts` at the source to searchable.
     pub source: WindowReport,
+}
+
+impl PathFreshness {
+    fn of(f: &Freshness, now: Instant) -> PathFreshness {
+        PathFreshness {
+            pipeline: Freshness::report(&f.pipeline, now),
+            source: Freshness::report(&f.source, now),
+        }
+    }
+}
+
+/// The freshness measures in `/status`: per path (issue #15), and at the top level the
+/// indexed path's (as before the live path existed).
+#[derive(Debug, Serialize)]
+pub struct FreshnessReport {
+    /// Kafka message timestamp to searchable (indexed path).
+    pub pipeline: WindowReport,
+    /// Event `ts` at the source to searchable (indexed path).
+    pub source: WindowReport,
+    /// Price and stock changes made visible in place.
+    pub live: PathFreshness,
+    /// Changes re-indexed in Tantivy.
+    pub indexed: PathFreshness,
 }
 
 impl StatusReport {
@@ -121,6 +144,8 @@ impl StatusReport {
             freshness: FreshnessReport {
                 pipeline: Freshness::report(&s.freshness.pipeline, now),
                 source: Freshness::report(&s.freshness.source, now),
+                live: PathFreshness::of(&s.freshness_live, now),
+                indexed: PathFreshness::of(&s.freshness, now),
             },
             index: {
                 let mut index = s.index();

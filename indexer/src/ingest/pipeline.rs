@@ -19,6 +19,7 @@ use super::source::{consumer_config, KafkaSource, LogGapPolicy};
 use super::writer::{Writer, WriterConfig, WriterError, WriterHandles};
 use crate::models::{KafkaProperties, Positions, RecordAt, Topics};
 use crate::store;
+use crate::store::live_log::LiveLog;
 use crate::telemetry::{Fault, Metrics, Status, DISK_FULL};
 use crate::util::panic::{self, Caught};
 use crate::util::{disk, lock, lower_thread_priority};
@@ -87,6 +88,7 @@ impl PipelineError {
             },
             PipelineError::Writer(WriterError::Tantivy(_)) => "index_write",
             PipelineError::Writer(WriterError::State(_)) => "state_unreadable",
+            PipelineError::Writer(WriterError::LiveLog(_)) => "live_log",
             PipelineError::Writer(WriterError::Panicked(_))
             | PipelineError::Panicked(_)
             | PipelineError::SourcePanicked => "panicked",
@@ -313,6 +315,10 @@ impl Incarnation<'_> {
             .name("kafka-source".to_owned())
             .spawn(move || source.run())
             .map_err(PipelineError::Thread)?;
+        let live_log = match &self.index.path {
+            Some(dir) => Some(LiveLog::open(dir).map_err(WriterError::LiveLog)?),
+            None => None,
+        };
         let mut writer_config = s.indexing.writer.clone();
         if !self.role.record_freshness() {
             writer_config.record_freshness = false;
@@ -325,6 +331,7 @@ impl Incarnation<'_> {
             metrics: self.metrics,
             dead_letters,
             group,
+            live_log,
         };
         let mut writer = Writer::new(writer_config, handles, self.from);
         writer.report_index_status(None)?;
@@ -403,7 +410,10 @@ impl Pipeline {
     /// space (see `util/disk.rs` for how that is told).
     fn failure_code(&self, error: &PipelineError) -> &'static str {
         let code = error.code();
-        if !matches!(code, "index_write" | "index_writer" | "data_directory") {
+        if !matches!(
+            code,
+            "index_write" | "index_writer" | "data_directory" | "live_log"
+        ) {
             return code;
         }
         let budget = self.settings.indexing.writer_memory_bytes as u64;

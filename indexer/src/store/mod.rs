@@ -4,7 +4,7 @@
 //! DATA_DIR/
 //!   LOCK                 held by the one indexer process using the directory
 //!   CURRENT              name of the live index (replaced atomically: temp file + rename)
-//!   indexes/gen-000001/  a Tantivy index
+//!   indexes/gen-000001/  a Tantivy index (and its live.log: live prices and stock)
 //!   indexes/gen-000002/  a newer one being built by a reindex, until CURRENT names it
 //!   indexes/gen-000002.building   marker: gen-000002 is not complete yet
 //!   indexes/gen-000000.retired    marker: a swapped-out generation, to delete
@@ -31,12 +31,15 @@
 //!
 //! - `generation`: [`Generation`], the typed `gen-NNNNNN` name.
 //! - `lock`: [`DataDirLock`], one process per directory.
+//! - [`live_log`]: the durable side of the live prices and stock (issue #15): the log each
+//!   generation keeps beside its Tantivy files, replayed when the index is opened.
 //! - `open`: creating and opening Tantivy indexes, reading a commit's payload, and
 //!   [`serve`], the one function that makes an opened index a [`LiveIndex`].
 //!
 //! Depends on `models` and `util` only.
 
 mod generation;
+pub mod live_log;
 mod lock;
 mod open;
 

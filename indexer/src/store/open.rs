@@ -96,11 +96,13 @@ pub fn serve(index: Index, path: PathBuf, generation: Generation) -> Result<Live
         .map_err(StoreError::Reader)?;
     let fields = IndexFields::from_schema(&index.schema())
         .map_err(|e| StoreError::Reader(tantivy::TantivyError::SchemaError(e.to_string())))?;
-    Ok(LiveIndex::new(
-        index,
-        reader,
-        fields,
-        Some(path),
-        generation.number(),
-    ))
+    let live = LiveIndex::new(index, reader, fields, Some(path.clone()), generation.number());
+    let restored = super::live_log::restore(&live, &path).map_err(|e| StoreError::Io {
+        path: e.path,
+        source: e.source,
+    })?;
+    if restored.frames > 0 {
+        tracing::info!(index = %path.display(), products = restored.slots, live_products = restored.live, frames = restored.frames, "live values restored from the live log");
+    }
+    Ok(live)
 }

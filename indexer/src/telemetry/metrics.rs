@@ -58,6 +58,35 @@ pub struct EventCounters {
     pub dlq: Counter,
 }
 
+/// Which path made a change searchable (issue #15).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum FreshnessPath {
+    /// Price and stock updated in place (live values), visible in milliseconds.
+    live,
+    /// Re-indexed in Tantivy and visible at the next commit.
+    indexed,
+}
+
+impl FreshnessPath {
+    /// Both paths.
+    pub const ALL: [FreshnessPath; 2] = [FreshnessPath::live, FreshnessPath::indexed];
+}
+
+/// Labels of `indexer_freshness_seconds` and `indexer_pipeline_latency_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabels {
+    /// `live` or `indexed`.
+    pub path: FreshnessPath,
+}
+
+/// A histogram family with the latency buckets.
+pub type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
 /// Labels of `indexer_commits_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TriggerLabels {
@@ -175,10 +204,10 @@ pub struct Metrics {
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// `indexer_last_commit_timestamp_seconds`.
     pub last_commit_timestamp: Gauge<f64, AtomicU64>,
-    /// `indexer_freshness_seconds`.
-    pub freshness: Histogram,
-    /// `indexer_pipeline_latency_seconds`.
-    pub pipeline_latency: Histogram,
+    /// `indexer_freshness_seconds{path}`.
+    pub freshness: LatencyFamily<PathLabels>,
+    /// `indexer_pipeline_latency_seconds{path}`.
+    pub pipeline_latency: LatencyFamily<PathLabels>,
     /// `indexer_pipeline_restarts_total`.
     pub pipeline_restarts: Counter,
     /// `indexer_kafka_connected`.
@@ -217,8 +246,8 @@ impl Metrics {
             index_docs: Gauge::default(),
             consumer_lag: Family::default(),
             last_commit_timestamp: Gauge::default(),
-            freshness: Histogram::new(LATENCY_BUCKETS),
-            pipeline_latency: Histogram::new(LATENCY_BUCKETS),
+            freshness: Family::new_with_constructor(latency_histogram),
+            pipeline_latency: Family::new_with_constructor(latency_histogram),
             pipeline_restarts: Counter::default(),
             kafka_connected: Gauge::default(),
             ready: Gauge::default(),
@@ -272,12 +301,12 @@ impl Metrics {
         );
         registry.register(
             "indexer_freshness_seconds",
-            "Source freshness: time from the event's ts at the source until it is searchable",
+            "Source freshness: time from the event's ts at the source until it is searchable, per path (live: price and stock in place; indexed: re-indexed)",
             m.freshness.clone(),
         );
         registry.register(
             "indexer_pipeline_latency_seconds",
-            "Pipeline latency: time from the Kafka message timestamp until it is searchable",
+            "Pipeline latency: time from the Kafka message timestamp until it is searchable, per path",
             m.pipeline_latency.clone(),
         );
         registry.register(
@@ -346,6 +375,10 @@ impl Metrics {
         }
         for trigger in CommitTrigger::ALL {
             let _ = self.commits.get_or_create(&TriggerLabels { trigger });
+        }
+        for path in FreshnessPath::ALL {
+            let _ = self.freshness.get_or_create(&PathLabels { path });
+            let _ = self.pipeline_latency.get_or_create(&PathLabels { path });
         }
         for direction in [SkewDirection::future, SkewDirection::past] {
             let _ = self.clock_skew.get_or_create(&SkewLabels { direction });

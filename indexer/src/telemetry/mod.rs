@@ -12,7 +12,8 @@ mod status;
 
 pub use freshness::{Freshness, WindowReport};
 pub use metrics::{
-    render, CanaryMetrics, DlqFailureLabels, DlqFailureReason, EventCounters, Metrics,
+    render, CanaryMetrics, DlqFailureLabels, DlqFailureReason, EventCounters, FreshnessPath,
+    Metrics, PathLabels,
     OffsetResetLabels, ReindexMetrics, ReindexOutcome, SkewDirection, SkewLabels, TriggerLabels,
 };
 pub use slo::{Slo, SloState};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::freshness::Freshness;
+use super::metrics::FreshnessPath;
 use super::slo::{Slo, SloState};
 use crate::models::{Positions, TopicPartition};
 use crate::util::lock;
@@ -279,8 +280,10 @@ pub struct Status {
     pub freshness_target: Duration,
     /// Event counters.
     pub counters: Counters,
-    /// Freshness percentiles.
+    /// Freshness percentiles of the indexed path (re-indexed changes).
     pub freshness: Freshness,
+    /// Freshness percentiles of the live path (price and stock in place, issue #15).
+    pub freshness_live: Freshness,
     slo: Option<Slo>,
     connected: AtomicBool,
     kafka_error: Mutex<Option<Fault>>,
@@ -311,6 +314,7 @@ impl Status {
             freshness_target,
             counters: Counters::default(),
             freshness: Freshness::default(),
+            freshness_live: Freshness::default(),
             slo: None,
             connected: AtomicBool::new(false),
             kafka_error: Mutex::new(None),
@@ -323,6 +327,14 @@ impl Status {
             partitions: Mutex::new(BTreeMap::new()),
             index: Mutex::new(IndexStatus::default()),
             caught_up_at: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The freshness measures of one path.
+    pub fn freshness_of(&self, path: FreshnessPath) -> &Freshness {
+        match path {
+            FreshnessPath::live => &self.freshness_live,
+            FreshnessPath::indexed => &self.freshness,
         }
     }
 

@@ -9,6 +9,7 @@ use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{EnableScoring, Query, Scorer};
 use tantivy::{DocAddress, DocSet, Score, Searcher, SegmentReader};
 
+use schemas::values::{ColumnsView, SegmentValues};
 use schemas::LiveIndex;
 
 use super::analysis::{analyze, required_words, Word};
@@ -70,25 +71,22 @@ pub struct SearchResponse {
 /// Sort key of the sorted orders: the sorted value, then the relevance score.
 type SortKey = (u64, Score);
 
-/// Makes the key of each order, larger first.
+/// Makes the key of each order, larger first, from the live values (issue #15).
 fn sort_key_fn(
     sort: Sort,
+    live: ColumnsView,
 ) -> impl Fn(&SegmentReader) -> Box<dyn Fn(tantivy::DocId, Score) -> SortKey> + Send + Sync + 'static
 {
     move |segment: &SegmentReader| {
-        let field = match sort {
-            Sort::Newest => "updated_at",
-            _ => "price_cents",
-        };
-        let column = segment.fast_fields().u64(field).ok();
+        let values = SegmentValues::new(segment, live.clone());
         Box::new(move |doc, score| {
-            let value = column.as_ref().and_then(|c| c.first(doc));
-            let key = match (sort, value) {
+            let v = values.values(doc);
+            let key = match (sort, v.price_cents) {
                 // Cheaper first, products without a price last.
                 (Sort::PriceAsc, Some(p)) => u64::MAX - p,
                 // Dearer first (+1 so a price of 0 still ranks above no price).
                 (Sort::PriceDesc, Some(p)) => p.saturating_add(1),
-                (Sort::Newest, Some(t)) => t,
+                (Sort::Newest, _) => v.updated_at,
                 _ => 0,
             };
             (key, score)
@@ -138,6 +136,7 @@ fn collect_page(
     phrase: Option<&dyn Query>,
     p: &SearchParams,
     sort: Sort,
+    live: &ColumnsView,
 ) -> Result<Page, SearchError> {
     // A relevance ranking with a phrase bonus collects at least the re-scoring window.
     let window = match (sort, phrase) {
@@ -150,7 +149,7 @@ fn collect_page(
     } else {
         TopDocs::with_limit(p.per_page as usize).and_offset(p.offset())
     };
-    let aggs = (!p.facets.is_empty()).then(|| FacetCollector::new(&p.facets));
+    let aggs = (!p.facets.is_empty()).then(|| FacetCollector::new(&p.facets, live.clone()));
     fn run<C>(
         searcher: &Searcher,
         query: &dyn Query,
@@ -171,7 +170,7 @@ fn collect_page(
             let (top, total, aggs) = run(
                 searcher,
                 query,
-                limit.tweak_score(sort_key_fn(sorted)),
+                limit.tweak_score(sort_key_fn(sorted, live.clone())),
                 aggs,
             )?;
             let top = top.into_iter().map(|((_, s), addr)| (s, addr)).collect();
@@ -233,6 +232,7 @@ pub fn search_with(
         fields: &index.fields,
         relevance,
         include_canaries: options.include_canaries,
+        live: index.values.columns.view(),
     };
     // Browsing without words has no relevance: show the newest first.
     let sort = if words.is_empty() && p.sort == Sort::Relevance {
@@ -317,7 +317,7 @@ fn collect_relaxing(
             Box::new(builder.query(p, words, required)),
             deadline.clone(),
         );
-        let page = collect_page(searcher, &query, phrase, p, sort)?;
+        let page = collect_page(searcher, &query, phrase, p, sort, &builder.live)?;
         if deadline.expired() {
             return Err(SearchError::Timeout);
         }

@@ -35,7 +35,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Cardinality, Column, StrColumn};
+use schemas::values::{ColumnsView, SegmentValues};
+use tantivy::columnar::{Cardinality, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::error::SearchError;
@@ -110,12 +111,15 @@ fn price_bucket(cents: u64) -> usize {
 /// request order.
 pub struct FacetCollector {
     facets: Vec<Facet>,
+    /// The live prices the `price` facet counts (issue #15).
+    live: ColumnsView,
 }
 
 impl FacetCollector {
-    pub fn new(facets: &[Facet]) -> FacetCollector {
+    pub fn new(facets: &[Facet], live: ColumnsView) -> FacetCollector {
         FacetCollector {
             facets: facets.to_vec(),
+            live,
         }
     }
 }
@@ -174,7 +178,8 @@ enum SegmentFacet {
     /// A keyword facet (`None` when the segment has no value of it), with how many values
     /// the segment passes on.
     Terms(Option<(StrColumn, OrdCounts)>, usize),
-    Price(Option<Column<u64>>, [u64; PRICE_BUCKETS.len()]),
+    /// The live price of each document (not a column: see `schemas::values`).
+    Price(Box<SegmentValues>, [u64; PRICE_BUCKETS.len()]),
 }
 
 /// Documents counted together: fast field values are read a block at a time (translating a
@@ -219,9 +224,16 @@ impl FacetSegmentCollector {
         }
         for facet in &mut self.facets {
             let column = match facet {
-                SegmentFacet::Terms(None, _) | SegmentFacet::Price(None, _) => continue,
+                SegmentFacet::Terms(None, _) => continue,
                 SegmentFacet::Terms(Some((column, _)), _) => column.ords(),
-                SegmentFacet::Price(Some(column), _) => &*column,
+                SegmentFacet::Price(values, counts) => {
+                    for &doc in &self.docs {
+                        if let Some(price) = values.price(doc) {
+                            counts[price_bucket(price)] += 1;
+                        }
+                    }
+                    continue;
+                }
             };
             self.row_docs.clear();
             self.rows.clear();
@@ -242,9 +254,7 @@ impl FacetSegmentCollector {
                 SegmentFacet::Terms(Some((_, OrdCounts::Heavy(counts))), _) => {
                     each_value(values, row_docs, multi, |v| counts.add(v))
                 }
-                SegmentFacet::Price(_, counts) => {
-                    each_value(values, row_docs, multi, |v| counts[price_bucket(v)] += 1)
-                }
+                SegmentFacet::Price(..) => {}
                 SegmentFacet::Terms(None, _) => {}
             }
         }
@@ -278,7 +288,7 @@ impl Collector for FacetCollector {
                     shard_size(size),
                 ),
                 None => SegmentFacet::Price(
-                    fast.column_opt::<u64>("price_cents")?,
+                    Box::new(SegmentValues::new(reader, self.live.clone())),
                     [0; PRICE_BUCKETS.len()],
                 ),
             });

@@ -37,12 +37,11 @@
 //! Filters are exact-match clauses that do not score; every query also requires
 //! `visible:true` (as "not `visible:false`", the cheaper form) and excludes canaries.
 
-use std::ops::Bound;
-
 use schemas::index::normalize_keyword;
+use schemas::values::{ColumnsView, SegmentValues};
 use schemas::IndexFields;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query,
     TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
@@ -51,7 +50,7 @@ use tantivy::Term;
 use super::analysis::Word;
 use super::expansion::{text_fields, typo_fields};
 use super::request::SearchParams;
-use crate::scorers::{MinMatchQuery, WordGroup};
+use crate::scorers::{MinMatchQuery, PredicateQuery, WordGroup};
 
 /// Per-field weights of the text match.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,6 +106,8 @@ pub struct QueryBuilder<'a> {
     pub relevance: Relevance,
     /// Let freshness canaries match (the canary checker only; never shoppers).
     pub include_canaries: bool,
+    /// The live prices and stock the price and stock filters read.
+    pub live: ColumnsView,
 }
 
 impl QueryBuilder<'_> {
@@ -231,20 +232,25 @@ impl QueryBuilder<'_> {
                 filter(term(Term::from_field_text(f.category_prefix, category))),
             ));
         }
-        if p.min_price.is_some() || p.max_price.is_some() {
-            let lo = p.min_price.map_or(Bound::Unbounded, |v| {
-                Bound::Included(Term::from_field_u64(f.price_cents, v))
-            });
-            let hi = p.max_price.map_or(Bound::Unbounded, |v| {
-                Bound::Included(Term::from_field_u64(f.price_cents, v))
-            });
-            clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lo, hi)))));
-        }
-        if let Some(in_stock) = p.in_stock {
-            clauses.push((
-                Occur::Must,
-                filter(term(Term::from_field_bool(f.in_stock, in_stock))),
-            ));
+        if p.min_price.is_some() || p.max_price.is_some() || p.in_stock.is_some() {
+            // Live values (issue #15): the price and stock of now, not of the last re-index.
+            let (lo, hi, in_stock) = (p.min_price, p.max_price, p.in_stock);
+            let live = self.live.clone();
+            let predicate = PredicateQuery::new(
+                "live_price_stock",
+                std::sync::Arc::new(move |segment| {
+                    let values = SegmentValues::new(segment, live.clone());
+                    Box::new(move |doc| {
+                        let price = values.price(doc);
+                        let priced = lo.is_none() && hi.is_none()
+                            || price.is_some_and(|v| {
+                                lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)
+                            });
+                        priced && in_stock.is_none_or(|s| s == price.is_some())
+                    })
+                }),
+            );
+            clauses.push((Occur::Must, filter(Box::new(predicate))));
         }
         if !p.seller_ids.is_empty() {
             let terms = p

@@ -115,6 +115,7 @@ pub fn suggest(
         fields: &index.fields,
         relevance,
         include_canaries: false,
+        live: index.values.columns.view(),
     };
     let query = builder.query(&SearchParams::default(), &words, required_words(&words));
     let mut top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;

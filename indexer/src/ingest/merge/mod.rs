@@ -38,7 +38,7 @@
 
 mod merged;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use merged::MergedCatalog;
 pub use schemas::state::{

@@ -13,7 +13,7 @@ use super::{MergedCatalog, Outcome, ProductState};
 
 /// Which record an event sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Record {
+pub(crate) enum Record {
     Product(u8),
     Offer(u8, u8),
     Price(u8, u8),
@@ -24,10 +24,10 @@ enum Record {
 /// part of its `ts`). Two events of one record may share a version with different content
 /// (two producers, a producer bug): the ties the merge must break by content, not arrival.
 #[derive(Debug, Clone, Copy)]
-struct Op {
-    record: Record,
-    version: u64,
-    seed: u8,
+pub(crate) struct Op {
+    pub(crate) record: Record,
+    pub(crate) version: u64,
+    pub(crate) seed: u8,
 }
 
 fn pid(p: u8) -> String {
@@ -43,7 +43,7 @@ impl Op {
         1_000 + self.version * 10 + u64::from(self.seed % 7)
     }
 
-    fn event(&self) -> Event {
+    pub(crate) fn event(&self) -> Event {
         let (version, ts, seed) = (self.version, self.ts(), self.seed);
         match self.record {
             Record::Product(p) if seed % 4 == 0 => {
@@ -137,7 +137,7 @@ fn arb_event_set(max: usize) -> impl Strategy<Value = Vec<Op>> {
 }
 
 /// The set, then the same set shuffled with some events delivered more than once.
-fn arb_set_and_delivery(max: usize) -> impl Strategy<Value = (Vec<Op>, Vec<Op>)> {
+pub(crate) fn arb_set_and_delivery(max: usize) -> impl Strategy<Value = (Vec<Op>, Vec<Op>)> {
     arb_event_set(max).prop_flat_map(|set| {
         let n = set.len();
         let dups = proptest::collection::vec(0..n.max(1), 0..=n);
@@ -151,7 +151,7 @@ fn arb_set_and_delivery(max: usize) -> impl Strategy<Value = (Vec<Op>, Vec<Op>)>
     })
 }
 
-fn catalog_of(ops: &[Op]) -> MergedCatalog {
+pub(crate) fn catalog_of(ops: &[Op]) -> MergedCatalog {
     ops.iter()
         .map(Op::event)
         .collect::<Vec<_>>()

@@ -10,7 +10,11 @@ use super::clock::is_change;
 use super::{Writer, WriterError};
 use crate::ingest::dead_letters::Confirmed;
 use crate::models::{CommitPayload, CommitTrigger, Positions};
-use crate::telemetry::{DlqFailureLabels, TriggerLabels};
+use schemas::values::{OfferValues, OverlayEntry, ProductValues};
+
+use super::pending::Sample;
+use crate::store::live_log::LiveFrame;
+use crate::telemetry::{DlqFailureLabels, FreshnessPath, PathLabels, TriggerLabels};
 use crate::util::now_ms;
 
 /// Operations per batch handed to Tantivy's indexing threads.
@@ -47,8 +51,10 @@ impl Writer {
         let built = started.elapsed();
         let dead_letters = self.confirm_dead_letters()?;
         let committed = self.committable_positions();
+        let forget = self.log_live_fold()?;
         let committed_at = self.commit_index(&committed)?;
         let tantivy_done = started.elapsed();
+        self.fold_live(&forget);
         self.handles.live.reader.reload()?;
         let searchable_ms = now_ms();
         let timings = Timings {
@@ -57,6 +63,7 @@ impl Writer {
             elapsed: started.elapsed(),
         };
         self.close_interval(started, searchable_ms, &committed);
+        self.rotate_live_log()?;
         self.report_index_status(Some((committed_at, timings.elapsed)))?;
         self.record_commit(trigger, docs, committed_at, &timings, &dead_letters);
         Ok(CommitReport {
@@ -69,11 +76,108 @@ impl Writer {
     /// Hands every pending product not sent ahead to Tantivy's indexing threads, in batches
     /// (one channel message per batch rather than per document).
     fn send_pending(&mut self) -> Result<(), WriterError> {
-        for ops in self
-            .pending
-            .unsent_operations(&self.handles.live.fields, OPS_PER_BATCH)
+        let mut slots = self
+            .handles
+            .live
+            .values
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot_of = |id: &str| slots.get_or_assign(id);
+        for ops in
+            self.pending
+                .unsent_operations(&self.handles.live.fields, OPS_PER_BATCH, &mut slot_of)
         {
             self.handles.index_writer.run(ops)?;
+        }
+        Ok(())
+    }
+
+    /// The live log's side of a commit (see `store::live_log`), before the Tantivy commit:
+    /// a re-indexed product with live records gets a frame of its records as committed
+    /// (a frame is never older than the stored state); the products folded by the previous
+    /// commit and not changed on the live path since are forgotten; then the log is synced.
+    /// Returns the slots to forget.
+    fn log_live_fold(&mut self) -> Result<Vec<u32>, WriterError> {
+        let values = &self.handles.live.values;
+        let slots = values
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut forget = Vec::new();
+        for slot in self.folded.drain() {
+            if self.live_touched.contains(&slot) {
+                continue;
+            }
+            if let Some(entry) = values.overlay.get(slot) {
+                if !self.pending.contains(&entry.product_id) {
+                    forget.push((slot, entry.product_id.clone()));
+                }
+            }
+        }
+        let Some(log) = &mut self.handles.live_log else {
+            return Ok(forget.into_iter().map(|(slot, _)| slot).collect());
+        };
+        for (id, state) in self.pending.states() {
+            if slots
+                .get(id)
+                .is_some_and(|slot| values.overlay.get(slot).is_some())
+            {
+                log.append(&LiveFrame::Offers {
+                    product_id: id.clone(),
+                    offers: OfferValues::of(state),
+                });
+            }
+        }
+        for (_, product_id) in &forget {
+            log.append(&LiveFrame::Forget {
+                product_id: product_id.clone(),
+            });
+        }
+        log.sync()?;
+        Ok(forget.into_iter().map(|(slot, _)| slot).collect())
+    }
+
+    /// Right after the Tantivy commit, before the reader reload: the re-indexed products'
+    /// live values become those of their committed states (an overlay entry is refreshed,
+    /// and forgotten by the next commit), and the slots of `forget` lose theirs.
+    fn fold_live(&mut self, forget: &[u32]) {
+        let values = &self.handles.live.values;
+        let slots = values
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (id, state) in self.pending.states() {
+            let Some(slot) = slots.get(id) else { continue };
+            values.columns.set(slot, ProductValues::of(state));
+            if values.overlay.get(slot).is_some() {
+                values.overlay.set(
+                    slot,
+                    OverlayEntry {
+                        product_id: id.clone(),
+                        offers: OfferValues::of(state),
+                    },
+                );
+                self.folded.insert(slot);
+            }
+        }
+        for slot in forget {
+            values.overlay.remove(*slot);
+        }
+        self.live_touched.clear();
+    }
+
+    /// Compacts the live log once it has grown enough (see `store::live_log`).
+    fn rotate_live_log(&mut self) -> Result<(), WriterError> {
+        let Some(log) = &mut self.handles.live_log else {
+            return Ok(());
+        };
+        if log.wants_rotation() {
+            let entries = self.handles.live.values.overlay.entries();
+            log.rotate(entries.into_iter().map(|(_, e)| LiveFrame::Offers {
+                product_id: e.product_id.clone(),
+                offers: e.offers.clone(),
+            }))?;
         }
         Ok(())
     }
@@ -135,7 +239,8 @@ impl Writer {
         }
         self.positions_changed = false;
         self.last_commit = started;
-        self.observe_freshness(searchable_ms);
+        let samples = self.pending.take_samples();
+        self.observe_freshness(FreshnessPath::indexed, searchable_ms, samples);
         if let Some(group) = &self.handles.group {
             group.commit(committed);
         }
@@ -189,13 +294,20 @@ impl Writer {
         );
     }
 
-    fn observe_freshness(&mut self, searchable_ms: u64) {
-        let samples = self.pending.take_samples();
+    /// Records the freshness of changes made searchable at `searchable_ms` on `path`.
+    pub(super) fn observe_freshness(
+        &mut self,
+        path: FreshnessPath,
+        searchable_ms: u64,
+        samples: Vec<Sample>,
+    ) {
         if !self.config.record_freshness {
             return;
         }
+        let labels = PathLabels { path };
+        let freshness = self.handles.metrics.freshness.get_or_create(&labels);
+        let latency = self.handles.metrics.pipeline_latency.get_or_create(&labels);
         let backlog_floor = (!self.config.observe_backlog_freshness).then_some(self.started_ms);
-        let metrics = &self.handles.metrics;
         let mut pairs = Vec::with_capacity(samples.len());
         for s in samples {
             if backlog_floor.is_some_and(|floor| s.kafka_ts_ms.is_some_and(|k| k < floor)) {
@@ -208,13 +320,16 @@ impl Writer {
                 .kafka_ts_ms
                 .map(|k| (searchable_ms as i64 - k).max(0) as u64);
             if let Some(source_ms) = source_ms {
-                metrics.freshness.observe(source_ms as f64 / 1000.0);
+                freshness.observe(source_ms as f64 / 1000.0);
             }
             if let Some(p) = pipeline_ms {
-                metrics.pipeline_latency.observe(p as f64 / 1000.0);
+                latency.observe(p as f64 / 1000.0);
             }
             pairs.push((source_ms, pipeline_ms));
         }
-        self.handles.status.freshness.record(Instant::now(), pairs);
+        self.handles
+            .status
+            .freshness_of(path)
+            .record(Instant::now(), pairs);
     }
 }

@@ -13,6 +13,7 @@
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
+use schemas::values::{OfferValues, Overlay};
 use schemas::{LiveIndex, StoredStateError};
 use tantivy::Searcher;
 
@@ -60,24 +61,64 @@ impl StateLookup {
         &self.searcher
     }
 
-    /// The committed state of `product_id` (taken out of the cache: it is about to become
-    /// pending), or a new one.
+    /// The current state of `product_id` (taken out of the cache: it is about to become
+    /// pending), or a new one. `live` gives the product's live records (see
+    /// `schemas::values`), put over the stored state when it is read from the index.
     pub fn take(
         &mut self,
-        live: &LiveIndex,
+        index: &LiveIndex,
         product_id: &str,
+        live: impl FnOnce() -> Option<Vec<OfferValues>>,
     ) -> Result<ProductState, LookupError> {
         if let Some(state) = self.cache.pop(product_id) {
             return Ok(state);
         }
-        Ok(load_state(live, &self.searcher, product_id)?
-            .unwrap_or_else(|| ProductState::new(product_id)))
+        self.load(index, product_id, live)
+    }
+
+    fn load(
+        &self,
+        index: &LiveIndex,
+        product_id: &str,
+        live: impl FnOnce() -> Option<Vec<OfferValues>>,
+    ) -> Result<ProductState, LookupError> {
+        load_with(index, &self.searcher, product_id, live)
+    }
+
+    /// The current state of `product_id`, left in the cache (the live path changes it in
+    /// place: it is not pending).
+    pub fn get_mut(
+        &mut self,
+        index: &LiveIndex,
+        product_id: &str,
+        live: impl FnOnce() -> Option<Vec<OfferValues>>,
+    ) -> Result<&mut ProductState, LookupError> {
+        let searcher = &self.searcher;
+        self.cache
+            .try_get_or_insert_mut(product_id.to_owned(), || {
+                load_with(index, searcher, product_id, live)
+            })
     }
 
     /// Caches a state just committed.
     pub fn keep(&mut self, product_id: String, state: ProductState) {
         self.cache.put(product_id, state);
     }
+}
+
+/// The stored state of `product_id` (or a new one) with its live records put over it.
+fn load_with(
+    index: &LiveIndex,
+    searcher: &Searcher,
+    product_id: &str,
+    live: impl FnOnce() -> Option<Vec<OfferValues>>,
+) -> Result<ProductState, LookupError> {
+    let mut state =
+        load_state(index, searcher, product_id)?.unwrap_or_else(|| ProductState::new(product_id));
+    if let Some(offers) = live() {
+        Overlay::apply(&mut state, &offers);
+    }
+    Ok(state)
 }
 
 /// Reads a product's committed merge state back from the index (`None`: never stored). An
@@ -132,17 +173,17 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let live = index_with_state(dir.path(), bytes);
             let mut lookup = StateLookup::new(&live, 16);
-            match lookup.take(&live, "p1") {
+            match lookup.take(&live, "p1", || None) {
                 Err(LookupError::Unreadable { product_id, .. }) => assert_eq!(product_id, "p1"),
                 other => panic!("{what}: {other:?}"),
             }
-            let error = lookup.take(&live, "p1").unwrap_err().to_string();
+            let error = lookup.take(&live, "p1", || None).unwrap_err().to_string();
             assert!(
                 error.contains("\"p1\"") && error.contains("indexer reindex --force"),
                 "{error}"
             );
             assert_eq!(
-                lookup.take(&live, "p2").unwrap(),
+                lookup.take(&live, "p2", || None).unwrap(),
                 ProductState::new("p2"),
                 "a product never stored starts empty"
             );

@@ -17,13 +17,17 @@ mod clock;
 mod commit;
 mod lookup;
 mod pending;
+#[cfg(test)]
+mod tests;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use schemas::LiveIndex;
+use schemas::values::{OfferValues, OverlayEntry, ProductValues};
+use schemas::{Event, LiveIndex};
 use tantivy::IndexWriter;
 
 pub use self::lookup::LookupError;
@@ -37,7 +41,8 @@ use crate::models::{
     CommitTrigger, PerKind, PositionAdvance, Positions, RecordAt, RecordBatch, RecordBody,
     SourceRecord, TopicPartition, Topics,
 };
-use crate::telemetry::{EventCounters, Metrics, SkewLabels, Status};
+use crate::store::live_log::{LiveFrame, LiveLog, LiveLogError};
+use crate::telemetry::{EventCounters, FreshnessPath, Metrics, SkewLabels, Status};
 use crate::util::now_ms;
 use crate::util::panic;
 
@@ -56,6 +61,9 @@ pub enum WriterError {
     /// Dead letters could not be confirmed.
     #[error("dead-letter topic: {0}")]
     Dlq(#[from] DlqError),
+    /// The live log could not be written.
+    #[error(transparent)]
+    LiveLog(#[from] LiveLogError),
     /// Processing a record panicked.
     #[error("{0}")]
     Panicked(Box<PipelinePanic>),
@@ -95,6 +103,38 @@ pub struct WriterHandles {
     pub dead_letters: Option<DeadLetters>,
     /// The consumer-group mirror (`None`: none).
     pub group: Option<GroupCommitter>,
+    /// The live log of the index (`None`: an index in memory, whose live values are not
+    /// durable).
+    pub live_log: Option<LiveLog>,
+}
+
+/// A product changed on the live path in the current batch.
+struct LiveChange {
+    offers: Vec<OfferValues>,
+    values: ProductValues,
+}
+
+/// Price and inventory events take the live path (see `schemas::values`).
+fn is_live(event: &Event) -> bool {
+    matches!(event, Event::Price(_) | Event::Inventory(_))
+}
+
+/// The live records of `product_id`: changed in the current batch, else published.
+fn live_offers(
+    index: &LiveIndex,
+    batch: &HashMap<String, LiveChange>,
+    product_id: &str,
+) -> Option<Vec<OfferValues>> {
+    if let Some(change) = batch.get(product_id) {
+        return Some(change.offers.clone());
+    }
+    let values = &index.values;
+    let slot = values
+        .slots
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(product_id)?;
+    values.overlay.get(slot).map(|e| e.offers.clone())
 }
 
 /// The writer stage.
@@ -111,6 +151,15 @@ pub struct Writer {
     settled: Confirmed,
     last_commit: Instant,
     started_ms: i64,
+    /// Products changed on the live path in the current batch.
+    live_batch: HashMap<String, LiveChange>,
+    /// Freshness samples of the current batch's live changes.
+    live_samples: Vec<Sample>,
+    /// Slots changed on the live path since the last commit.
+    live_touched: HashSet<u32>,
+    /// Slots whose overlay entry the last commit folded into the index (forgotten at the
+    /// next commit unless changed on the live path meanwhile).
+    folded: HashSet<u32>,
 }
 
 impl Writer {
@@ -128,6 +177,10 @@ impl Writer {
             settled: Confirmed::default(),
             last_commit: Instant::now() - config.commit_interval,
             started_ms: now_ms() as i64,
+            live_batch: HashMap::new(),
+            live_samples: Vec::new(),
+            live_touched: HashSet::new(),
+            folded: HashSet::new(),
             config,
         }
     }
@@ -241,6 +294,7 @@ impl Writer {
                 })));
             }
         }
+        self.publish_live()?;
         for advance in advances {
             self.advance(advance);
         }
@@ -275,23 +329,36 @@ impl Writer {
             }
         }
         let topic = self.handles.topics.topic(record.kind).to_owned();
-        let counters = &self.counters[record.kind];
-        let status = &self.handles.status;
-        status.counters.consumed.fetch_add(1, Ordering::Relaxed);
+        self.handles
+            .status
+            .counters
+            .consumed
+            .fetch_add(1, Ordering::Relaxed);
         match &record.body {
             RecordBody::Event(event) => {
-                let (states, live) = (&mut self.states, &self.handles.live);
-                let state = self
-                    .pending
-                    .state_mut(event.product_id(), || states.take(live, event.product_id()))?;
-                panic::failpoint("ingest::apply", event.product_id());
-                match merge::apply(state, event) {
+                let sample = Sample {
+                    ts: event.ts(),
+                    kafka_ts_ms: record.kafka_ts_ms,
+                };
+                let pid = event.product_id();
+                let outcome = if is_live(event) && !self.pending.contains(pid) {
+                    self.apply_live(event, sample)?
+                } else {
+                    let (states, index, batch) =
+                        (&mut self.states, &self.handles.live, &self.live_batch);
+                    let state = self.pending.state_mut(pid, || {
+                        states.take(index, pid, || live_offers(index, batch, pid))
+                    })?;
+                    panic::failpoint("ingest::apply", pid);
+                    let outcome = merge::apply(state, event);
+                    if outcome == Outcome::Applied {
+                        self.pending.applied(pid, sample);
+                    }
+                    outcome
+                };
+                let (counters, status) = (&self.counters[record.kind], &self.handles.status);
+                match outcome {
                     Outcome::Applied => {
-                        let sample = Sample {
-                            ts: event.ts(),
-                            kafka_ts_ms: record.kafka_ts_ms,
-                        };
-                        self.pending.applied(event.product_id(), sample);
                         counters.applied.inc();
                         status.counters.applied.fetch_add(1, Ordering::Relaxed);
                     }
@@ -302,6 +369,7 @@ impl Writer {
                 }
             }
             RecordBody::Invalid(invalid) => {
+                let (counters, status) = (&self.counters[record.kind], &self.handles.status);
                 tracing::debug!(topic = %topic, partition = record.partition, offset = record.offset, error = %invalid.error, "invalid event sent to the dead-letter topic");
                 counters.invalid.inc();
                 status.counters.invalid.fetch_add(1, Ordering::Relaxed);
@@ -323,9 +391,79 @@ impl Writer {
         Ok(())
     }
 
+    /// Applies a price or inventory event of a product not pending on the live path: the
+    /// state changes in the cache, the product's live records and values are published at
+    /// the end of the batch ([`Writer::publish_live`]), and nothing is re-indexed.
+    fn apply_live(&mut self, event: &Event, sample: Sample) -> Result<Outcome, WriterError> {
+        let pid = event.product_id();
+        let (index, batch) = (&self.handles.live, &self.live_batch);
+        let state = self
+            .states
+            .get_mut(index, pid, || live_offers(index, batch, pid))?;
+        panic::failpoint("ingest::apply", pid);
+        let outcome = merge::apply(state, event);
+        if outcome == Outcome::Applied {
+            let change = LiveChange {
+                offers: OfferValues::of(state),
+                values: ProductValues::of(state),
+            };
+            self.live_batch.insert(pid.to_owned(), change);
+            self.live_samples.push(sample);
+        }
+        Ok(outcome)
+    }
+
+    /// Makes the live changes of a batch visible: their frames written to the live log
+    /// first (a crash keeps what a shopper saw), then the overlay and the columns.
+    fn publish_live(&mut self) -> Result<(), WriterError> {
+        if self.live_batch.is_empty() {
+            return Ok(());
+        }
+        if let Some(log) = &mut self.handles.live_log {
+            for (product_id, change) in &self.live_batch {
+                log.append(&LiveFrame::Offers {
+                    product_id: product_id.clone(),
+                    offers: change.offers.clone(),
+                });
+            }
+            log.flush()?;
+        }
+        let values = &self.handles.live.values;
+        let mut slots = values
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (product_id, change) in self.live_batch.drain() {
+            let slot = slots.get_or_assign(&product_id);
+            values.columns.set(slot, change.values);
+            values.overlay.set(
+                slot,
+                OverlayEntry {
+                    product_id,
+                    offers: change.offers,
+                },
+            );
+            self.live_touched.insert(slot);
+        }
+        drop(slots);
+        let samples = std::mem::take(&mut self.live_samples);
+        self.observe_freshness(FreshnessPath::live, now_ms(), samples);
+        Ok(())
+    }
+
     /// Sends up to `n` pending products to Tantivy ahead of the commit.
     fn send_ahead(&mut self, n: usize) -> Result<(), WriterError> {
-        let ops = self.pending.send_ahead(&self.handles.live.fields, n);
+        let mut slots = self
+            .handles
+            .live
+            .values
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ops = self.pending.send_ahead(&self.handles.live.fields, n, &mut |id| {
+            slots.get_or_assign(id)
+        });
+        drop(slots);
         if !ops.is_empty() {
             self.handles.index_writer.run(ops)?;
         }

@@ -40,10 +40,16 @@ pub(super) struct Pending {
 
 /// The Tantivy operations that replace a product's document: delete every earlier version
 /// (lower opstamps, committed or not), then add the current one.
-fn upsert(fields: &IndexFields, product_id: &str, state: &ProductState) -> [UserOperation; 2] {
+/// The document carries the product's live-values slot (`slot_of`).
+fn upsert(
+    fields: &IndexFields,
+    product_id: &str,
+    state: &ProductState,
+    slot: u32,
+) -> [UserOperation; 2] {
     [
         UserOperation::Delete(Term::from_field_text(fields.product_id, product_id)),
-        UserOperation::Add(fields.document(state)),
+        UserOperation::Add(fields.document_in(state, Some(slot))),
     ]
 }
 
@@ -98,7 +104,12 @@ impl Pending {
     }
 
     /// The operations of up to `n` products not sent yet, marked as sent.
-    pub fn send_ahead(&mut self, fields: &IndexFields, n: usize) -> Vec<UserOperation> {
+    pub fn send_ahead(
+        &mut self,
+        fields: &IndexFields,
+        n: usize,
+        slot_of: &mut dyn FnMut(&str) -> u32,
+    ) -> Vec<UserOperation> {
         let mut ops = Vec::with_capacity(2 * n);
         for _ in 0..n {
             let Some(id) = self.unsent.pop_front() else {
@@ -108,7 +119,7 @@ impl Pending {
                 continue;
             }
             if let Some(state) = self.states.get(&id) {
-                ops.extend(upsert(fields, &id, state));
+                ops.extend(upsert(fields, &id, state, slot_of(&id)));
                 self.sent.insert(id);
             }
         }
@@ -120,17 +131,28 @@ impl Pending {
         &'a self,
         fields: &'a IndexFields,
         batch: usize,
+        slot_of: &'a mut dyn FnMut(&str) -> u32,
     ) -> impl Iterator<Item = Vec<UserOperation>> + 'a {
         let mut ops = self
             .states
             .iter()
             .filter(|(id, _)| !self.sent.contains(*id))
-            .flat_map(|(id, state)| upsert(fields, id, state))
+            .flat_map(move |(id, state)| upsert(fields, id, state, slot_of(id)))
             .peekable();
         std::iter::from_fn(move || {
             ops.peek()?;
             Some(ops.by_ref().take(batch).collect())
         })
+    }
+
+    /// Whether `product_id` changed since the last commit.
+    pub fn contains(&self, product_id: &str) -> bool {
+        self.states.contains_key(product_id)
+    }
+
+    /// Every changed product with its state.
+    pub fn states(&self) -> impl Iterator<Item = (&String, &ProductState)> {
+        self.states.iter()
     }
 
     /// The freshness samples of the interval, taken.

@@ -1,0 +1,425 @@
+//! The live log: the durable side of the live values (issue #15), one file per index
+//! generation (`indexes/gen-NNNNNN/live.log`, beside Tantivy's files, which Tantivy never
+//! deletes: it only collects the files it made).
+//!
+//! # Protocol
+//!
+//! Price and stock changes become visible without a Tantivy commit (see
+//! `schemas::values`), so Tantivy's commit cannot be what makes them durable. The writer
+//! appends one frame per product it changed on the live path, with the product's current
+//! price and inventory records, and **writes the frames of a batch to the file before
+//! making the batch visible**: a `kill -9` (the page cache survives the process) never
+//! loses a value a shopper has seen. Before every Tantivy commit it syncs the file, so the
+//! offsets a commit stores never cover a record the log could lose to a power cut.
+//!
+//! On start the frames are replayed (later frames replace earlier ones, per product) over
+//! the stored states, before the index is served: live values are back before `/ready`.
+//! Kafka then resumes from the commit's offsets; the events past them that the log already
+//! holds are stale against the replayed records, so nothing is applied twice.
+//!
+//! A product re-indexed through Tantivy while it has live records gets a fresh frame first
+//! (its records as committed), then, once no search can still hold the older reader, a
+//! `Forget` frame and its overlay entry goes: a frame is never older than the stored state.
+//!
+//! The file is compacted ([`LiveLog::rotate`]) when it grows past [`ROTATE_BYTES`] (or twice
+//! its last compaction): the overlay's current entries are written to a temporary file,
+//! synced, and renamed over the log. A frame is `len: u32 LE, crc32: u32 LE, postcard`; a
+//! torn or corrupt tail (a crash during a write) ends the replay there, and the log is cut
+//! back to its last whole frame before anything is appended.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use std::collections::HashMap;
+
+use schemas::values::{OfferValues, Overlay, OverlayEntry, ProductValues};
+use schemas::{LiveIndex, ProductState};
+use serde::{Deserialize, Serialize};
+
+/// The log's file name in an index directory.
+pub const LIVE_LOG: &str = "live.log";
+/// The log is compacted past this size (or twice its last compaction, if larger).
+pub const ROTATE_BYTES: u64 = 64 << 20;
+/// A frame longer than this is corruption (no product has that many offers).
+const MAX_FRAME: usize = 64 << 20;
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LiveFrame {
+    /// The product's live records now (they replace every earlier frame of it).
+    Offers {
+        /// The product.
+        product_id: String,
+        /// Price and inventory records of its offers.
+        offers: Vec<OfferValues>,
+    },
+    /// The product's stored state has every record: no live records any more.
+    Forget {
+        /// The product.
+        product_id: String,
+    },
+}
+
+/// The live log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("live log {path}: {source}")]
+pub struct LiveLogError {
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn err(path: &Path) -> impl FnOnce(std::io::Error) -> LiveLogError + '_ {
+    move |source| LiveLogError {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The frames of the log at `path` and the length of its whole frames (a missing file is
+/// empty).
+pub fn read_frames(path: &Path) -> Result<(Vec<LiveFrame>, u64), LiveLogError> {
+    let mut bytes = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut bytes).map_err(err(path))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(err(path)(e)),
+    }
+    let mut frames = Vec::new();
+    let mut at = 0usize;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if len > MAX_FRAME {
+            break;
+        }
+        let Some(body) = bytes.get(at + 8..at + 8 + len) else {
+            break;
+        };
+        if crc32fast::hash(body) != crc {
+            break;
+        }
+        let Ok(frame) = postcard::from_bytes::<LiveFrame>(body) else {
+            break;
+        };
+        frames.push(frame);
+        at += 8 + len;
+    }
+    if at < bytes.len() {
+        tracing::warn!(path = %path.display(), valid_bytes = at, file_bytes = bytes.len(), "live log ends with a torn or corrupt frame; it is cut back to its last whole frame (the events are consumed again from Kafka)");
+    }
+    Ok((frames, at as u64))
+}
+
+fn encode(frame: &LiveFrame, out: &mut Vec<u8>) {
+    // Serializing plain data into a Vec cannot fail.
+    let body = postcard::to_allocvec(frame).unwrap_or_default();
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+}
+
+/// The writer's handle on the log.
+pub struct LiveLog {
+    path: PathBuf,
+    file: File,
+    buffer: Vec<u8>,
+    bytes: u64,
+    /// Written since the last sync.
+    unsynced: bool,
+    /// Size right after the last compaction.
+    compacted: u64,
+}
+
+impl std::fmt::Debug for LiveLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveLog")
+            .field("path", &self.path)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveLog {
+    /// Opens (creates) the log of the index at `dir`, cut back to its last whole frame.
+    pub fn open(dir: &Path) -> Result<LiveLog, LiveLogError> {
+        let path = dir.join(LIVE_LOG);
+        let (_, valid) = read_frames(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(err(&path))?;
+        file.set_len(valid).map_err(err(&path))?;
+        let mut log = LiveLog {
+            path,
+            file,
+            buffer: Vec::new(),
+            bytes: valid,
+            unsynced: false,
+            compacted: 0,
+        };
+        log.seek_end()?;
+        Ok(log)
+    }
+
+    fn seek_end(&mut self) -> Result<(), LiveLogError> {
+        use std::io::Seek;
+        self.file
+            .seek(std::io::SeekFrom::Start(self.bytes))
+            .map_err(err(&self.path))?;
+        Ok(())
+    }
+
+    /// Queues a frame (written by [`LiveLog::flush`]).
+    pub fn append(&mut self, frame: &LiveFrame) {
+        encode(frame, &mut self.buffer);
+    }
+
+    /// Writes the queued frames to the file (not synced: a process crash keeps them).
+    pub fn flush(&mut self) -> Result<(), LiveLogError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        crate::util::panic::failpoint("live_log::write", "");
+        self.file.write_all(&self.buffer).map_err(err(&self.path))?;
+        self.bytes += self.buffer.len() as u64;
+        self.buffer.clear();
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Writes and syncs everything queued (before a Tantivy commit).
+    pub fn sync(&mut self) -> Result<(), LiveLogError> {
+        self.flush()?;
+        if self.unsynced {
+            self.file.sync_data().map_err(err(&self.path))?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// The file's size.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether the log is due for compaction.
+    pub fn wants_rotation(&self) -> bool {
+        self.bytes > ROTATE_BYTES.max(2 * self.compacted)
+    }
+
+    /// Replaces the log by `frames` (the overlay's entries now), atomically: temporary
+    /// file, sync, rename, directory sync.
+    pub fn rotate(&mut self, frames: impl Iterator<Item = LiveFrame>) -> Result<(), LiveLogError> {
+        self.flush()?;
+        let tmp = self.path.with_extension("log.tmp");
+        let mut out = Vec::new();
+        for frame in frames {
+            encode(&frame, &mut out);
+        }
+        let mut f = File::create(&tmp).map_err(err(&tmp))?;
+        f.write_all(&out).map_err(err(&tmp))?;
+        f.sync_all().map_err(err(&tmp))?;
+        fs::rename(&tmp, &self.path).map_err(err(&self.path))?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(err(dir))?;
+        }
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(err(&self.path))?;
+        self.bytes = out.len() as u64;
+        self.compacted = self.bytes;
+        self.unsynced = false;
+        self.seek_end()?;
+        tracing::info!(path = %self.path.display(), bytes = self.bytes, "live log compacted");
+        Ok(())
+    }
+}
+
+/// What [`restore`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Products with a slot in the index.
+    pub slots: usize,
+    /// Products with live records replayed from the log.
+    pub live: usize,
+    /// Frames read.
+    pub frames: usize,
+}
+
+/// Fills the live values of `live` (opened on the index at `dir`): every product's slot
+/// from the index, then the log's records over the stored states (see the module notes).
+/// Runs before the index is served.
+pub fn restore(live: &LiveIndex, dir: &Path) -> Result<Restored, LiveLogError> {
+    let searcher = live.reader.searcher();
+    let mut slots = live
+        .values
+        .slots
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let index_err = |e: tantivy::TantivyError| err(dir)(std::io::Error::other(e));
+    for segment in searcher.segment_readers() {
+        let Ok(column) = segment.fast_fields().u64(schemas::index::names::SLOT) else {
+            continue;
+        };
+        let inverted = segment
+            .inverted_index(live.fields.product_id)
+            .map_err(index_err)?;
+        let mut terms = inverted.terms().stream().map_err(|e| err(dir)(e))?;
+        while terms.advance() {
+            let Ok(product_id) = std::str::from_utf8(terms.key()) else {
+                continue;
+            };
+            let info = terms.value();
+            let mut postings = inverted
+                .read_postings_from_terminfo(info, tantivy::schema::IndexRecordOption::Basic)
+                .map_err(|e| err(dir)(e))?;
+            let mut doc = tantivy::DocSet::doc(&postings);
+            while doc != tantivy::TERMINATED {
+                if !segment.is_deleted(doc) {
+                    if let Some(slot) = column.first(doc).and_then(|s| u32::try_from(s).ok()) {
+                        slots.insert(product_id.to_owned(), slot);
+                    }
+                }
+                doc = tantivy::DocSet::advance(&mut postings);
+            }
+        }
+    }
+    let (frames, _) = read_frames(&dir.join(LIVE_LOG))?;
+    let mut entries: HashMap<String, Option<Vec<OfferValues>>> = HashMap::new();
+    for frame in &frames {
+        match frame {
+            LiveFrame::Offers { product_id, offers } => {
+                entries.insert(product_id.clone(), Some(offers.clone()));
+            }
+            LiveFrame::Forget { product_id } => {
+                entries.insert(product_id.clone(), None);
+            }
+        }
+    }
+    let mut restored = Restored {
+        slots: slots.len(),
+        live: 0,
+        frames: frames.len(),
+    };
+    for (product_id, offers) in entries {
+        let Some(offers) = offers else { continue };
+        let slot = slots.get_or_assign(&product_id);
+        let stored = match live.find_product(&searcher, &product_id) {
+            Ok(Some(addr)) => live.stored_state(&searcher, addr).ok(),
+            _ => None,
+        };
+        let mut state = stored.unwrap_or_else(|| ProductState::new(product_id.clone()));
+        Overlay::apply(&mut state, &offers);
+        live.values.columns.set(slot, ProductValues::of(&state));
+        live.values.overlay.set(slot, OverlayEntry { product_id, offers });
+        restored.live += 1;
+    }
+    Ok(restored)
+}
+
+#[cfg(test)]
+mod tests {
+    use schemas::state::{PriceBody, Versioned};
+
+    use super::*;
+
+    fn offers(price: u64) -> LiveFrame {
+        LiveFrame::Offers {
+            product_id: "p1".into(),
+            offers: vec![OfferValues {
+                offer_id: "o1".into(),
+                price: Some(Versioned {
+                    version: price,
+                    ts: 1,
+                    value: PriceBody {
+                        price_cents: price,
+                        currency: "USD".into(),
+                        list_price_cents: None,
+                    },
+                }),
+                inventory: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn frames_come_back_in_order_and_a_torn_tail_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LiveLog::open(dir.path()).unwrap();
+        log.append(&offers(1));
+        log.append(&LiveFrame::Forget {
+            product_id: "p1".into(),
+        });
+        log.flush().unwrap();
+        log.append(&offers(2));
+        log.sync().unwrap();
+        let whole = log.bytes();
+        drop(log);
+        let path = dir.path().join(LIVE_LOG);
+        let (frames, valid) = read_frames(&path).unwrap();
+        assert_eq!(valid, whole);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[2], offers(2));
+
+        // A crash in the middle of a write: half a frame at the end.
+        let mut torn = Vec::new();
+        encode(&offers(3), &mut torn);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&torn[..torn.len() / 2]).unwrap();
+        drop(f);
+        assert_eq!(read_frames(&path).unwrap().0.len(), 3);
+        let mut log = LiveLog::open(dir.path()).unwrap();
+        assert_eq!(log.bytes(), whole, "cut back to the last whole frame");
+        log.append(&offers(4));
+        log.flush().unwrap();
+        let (frames, _) = read_frames(&path).unwrap();
+        assert_eq!(frames.len(), 4, "appends continue after the whole frames");
+        assert_eq!(frames[3], offers(4));
+
+        // A flipped byte inside a frame ends the replay there.
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[10] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_frames(&path).unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn rotation_keeps_exactly_the_given_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LiveLog::open(dir.path()).unwrap();
+        for i in 0..100 {
+            log.append(&offers(i));
+        }
+        log.sync().unwrap();
+        let before = log.bytes();
+        log.rotate([offers(99)].into_iter()).unwrap();
+        assert!(log.bytes() < before);
+        log.append(&offers(100));
+        log.sync().unwrap();
+        let (frames, _) = read_frames(&dir.path().join(LIVE_LOG)).unwrap();
+        assert_eq!(frames, vec![offers(99), offers(100)]);
+        assert!(!dir.path().join("live.log.tmp").exists());
+    }
+
+    #[test]
+    fn a_missing_log_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            read_frames(&dir.path().join(LIVE_LOG)).unwrap(),
+            (Vec::new(), 0)
+        );
+    }
+}
