@@ -110,7 +110,9 @@ impl LiveIndex {
     pub fn slot_of(&self, searcher: &Searcher, addr: DocAddress) -> Option<u32> {
         let segment = searcher.segment_reader(addr.segment_ord);
         let column = segment.fast_fields().u64(crate::index::names::SLOT).ok()?;
-        column.first(addr.doc_id).and_then(|s| u32::try_from(s).ok())
+        column
+            .first(addr.doc_id)
+            .and_then(|s| u32::try_from(s).ok())
     }
 
     /// The merge state at `addr` with the live records of its slot put over it: what a

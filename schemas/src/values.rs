@@ -445,7 +445,11 @@ mod tests {
         assert_eq!(view.get(4), None);
         assert_eq!(view.get(far as u64), Some(out));
         c.set(3, out);
-        assert_eq!(view.get(3), Some(out), "a view sees later updates of its chunks");
+        assert_eq!(
+            view.get(3),
+            Some(out),
+            "a view sees later updates of its chunks"
+        );
         assert_eq!(view.get(u64::MAX), None);
     }
 

@@ -347,6 +347,8 @@ mod tests {
         assert!(error(&["run", "--search-timeout", "0s"]).contains("--search-timeout"));
         assert!(error(&["run", "--search-timeout", "fast"]).contains("--search-timeout"));
         assert!(error(&["run", "--freshness-slo-window", "1h"]).contains("--freshness-slo-window"));
+        assert!(error(&["run", "--freshness-slo-live", "0ms"]).contains("--freshness-slo-live"));
+        assert!(error(&["run", "--freshness-slo-live", "soon"]).contains("--freshness-slo-live"));
         assert!(error(&["run", "--canary-interval", "1ms"]).contains("--canary-interval"));
         assert!(error(&["run", "--canary-interval", "often"]).contains("--canary-interval"));
         assert!(error(&["run", "--merge-deletes-ratio", "1.5"]).contains("ratio"));

@@ -65,6 +65,11 @@ pub struct RunArgs {
     #[arg(long, env = "INDEXER_FRESHNESS_SLO", default_value = "2s", value_parser = parse_duration)]
     pub freshness_slo: Duration,
 
+    /// Freshness objective of the live path (price and stock updated in place): p99 at most
+    /// this over `--freshness-slo-window`.
+    #[arg(long, env = "INDEXER_FRESHNESS_SLO_LIVE", default_value = "100ms", value_parser = parse_duration)]
+    pub freshness_slo_live: Duration,
+
     /// The window of the freshness objective (at most 15m).
     #[arg(long, env = "INDEXER_FRESHNESS_SLO_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub freshness_slo_window: Duration,
@@ -381,6 +386,9 @@ impl TryFrom<RunArgs> for RunConfig {
         }
         if args.freshness_slo < Duration::from_millis(10) {
             return Err("--freshness-slo must be at least 10ms".to_owned());
+        }
+        if args.freshness_slo_live < Duration::from_millis(1) {
+            return Err("--freshness-slo-live must be at least 1ms".to_owned());
         }
         if args.freshness_slo_window < Duration::from_secs(10)
             || args.freshness_slo_window > Duration::from_secs(900)

@@ -134,7 +134,8 @@ fn new_status(
         args.group_id.clone(),
         args.freshness_target,
     )
-    .with_slo(Slo::new(args.freshness_slo, args.freshness_slo_window));
+    .with_slo(Slo::new(args.freshness_slo, args.freshness_slo_window))
+    .with_live_slo(Slo::new(args.freshness_slo_live, args.freshness_slo_window));
     let live = index.current();
     let path = live.path.as_ref().map(|p| p.display().to_string());
     let generation = live.generation;

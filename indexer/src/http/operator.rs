@@ -13,8 +13,8 @@ use super::AppState;
 use crate::ops::{CanaryReport, HistoryResponse};
 use crate::reindex::ReindexState;
 use crate::telemetry::{
-    render, CounterSnapshot, DlqHealth, Freshness, IndexStatus, LogGap, NotReady, PartitionStatus,
-    SloState, Status, WindowReport,
+    render, CounterSnapshot, DlqHealth, Freshness, FreshnessPath, IndexStatus, LogGap, NotReady,
+    PartitionStatus, SloState, Status, WindowReport,
 };
 
 /// `GET /status`. Fields are in alphabetical order, as the JSON object always was.
@@ -40,8 +40,10 @@ pub struct StatusReport {
     pub ready: bool,
     /// The current or last rebuild, in short.
     pub reindex: ReindexSummary,
-    /// The freshness objective (`null` without one).
+    /// The freshness objective of the indexed path (`null` without one).
     pub slo: Option<SloState>,
+    /// The freshness objective of the live path (price and stock in place).
+    pub slo_live: Option<SloState>,
 }
 
 /// The ingestion side of `/status`, and the body of `/health/ingestion`.
@@ -180,6 +182,7 @@ impl StatusReport {
                 state: r.state,
             },
             slo: s.slo_state(),
+            slo_live: s.slo_state_of(FreshnessPath::live),
         }
     }
 }

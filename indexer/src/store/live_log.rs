@@ -207,6 +207,7 @@ impl LiveLog {
     }
 
     /// The file's size.
+    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -324,7 +325,9 @@ pub fn restore(live: &LiveIndex, dir: &Path) -> Result<Restored, LiveLogError> {
         let mut state = stored.unwrap_or_else(|| ProductState::new(product_id.clone()));
         Overlay::apply(&mut state, &offers);
         live.values.columns.set(slot, ProductValues::of(&state));
-        live.values.overlay.set(slot, OverlayEntry { product_id, offers });
+        live.values
+            .overlay
+            .set(slot, OverlayEntry { product_id, offers });
         restored.live += 1;
     }
     Ok(restored)

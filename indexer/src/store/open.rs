@@ -96,7 +96,13 @@ pub fn serve(index: Index, path: PathBuf, generation: Generation) -> Result<Live
         .map_err(StoreError::Reader)?;
     let fields = IndexFields::from_schema(&index.schema())
         .map_err(|e| StoreError::Reader(tantivy::TantivyError::SchemaError(e.to_string())))?;
-    let live = LiveIndex::new(index, reader, fields, Some(path.clone()), generation.number());
+    let live = LiveIndex::new(
+        index,
+        reader,
+        fields,
+        Some(path.clone()),
+        generation.number(),
+    );
     let restored = super::live_log::restore(&live, &path).map_err(|e| StoreError::Io {
         path: e.path,
         source: e.source,

@@ -71,6 +71,14 @@ pub enum FreshnessPath {
 impl FreshnessPath {
     /// Both paths.
     pub const ALL: [FreshnessPath; 2] = [FreshnessPath::live, FreshnessPath::indexed];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FreshnessPath::live => "live",
+            FreshnessPath::indexed => "indexed",
+        }
+    }
 }
 
 /// Labels of `indexer_freshness_seconds` and `indexer_pipeline_latency_seconds`.

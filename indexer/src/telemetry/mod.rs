@@ -13,8 +13,8 @@ mod status;
 pub use freshness::{Freshness, WindowReport};
 pub use metrics::{
     render, CanaryMetrics, DlqFailureLabels, DlqFailureReason, EventCounters, FreshnessPath,
-    Metrics, PathLabels,
-    OffsetResetLabels, ReindexMetrics, ReindexOutcome, SkewDirection, SkewLabels, TriggerLabels,
+    Metrics, OffsetResetLabels, PathLabels, ReindexMetrics, ReindexOutcome, SkewDirection,
+    SkewLabels, TriggerLabels,
 };
 pub use slo::{Slo, SloState};
 pub use status::{

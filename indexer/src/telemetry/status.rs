@@ -285,6 +285,7 @@ pub struct Status {
     /// Freshness percentiles of the live path (price and stock in place, issue #15).
     pub freshness_live: Freshness,
     slo: Option<Slo>,
+    slo_live: Option<Slo>,
     connected: AtomicBool,
     kafka_error: Mutex<Option<Fault>>,
     pipeline_error: Mutex<Option<Fault>>,
@@ -316,6 +317,7 @@ impl Status {
             freshness: Freshness::default(),
             freshness_live: Freshness::default(),
             slo: None,
+            slo_live: None,
             connected: AtomicBool::new(false),
             kafka_error: Mutex::new(None),
             pipeline_error: Mutex::new(None),
@@ -338,17 +340,30 @@ impl Status {
         }
     }
 
-    /// Sets the freshness objective `/ready` checks.
+    /// Sets the freshness objective of the indexed path `/ready` checks.
     pub fn with_slo(mut self, slo: Slo) -> Status {
         self.slo = Some(slo);
         self
     }
 
-    /// Where the freshness SLO stands (`None` without one).
+    /// Sets the freshness objective of the live path (price and stock in place).
+    pub fn with_live_slo(mut self, slo: Slo) -> Status {
+        self.slo_live = Some(slo);
+        self
+    }
+
+    /// Where the freshness SLO of the indexed path stands (`None` without one).
     pub fn slo_state(&self) -> Option<SloState> {
-        self.slo
-            .as_ref()
-            .map(|slo| slo.evaluate(&self.freshness, Instant::now()))
+        self.slo_state_of(FreshnessPath::indexed)
+    }
+
+    /// Where the freshness SLO of `path` stands (`None` without one).
+    pub fn slo_state_of(&self, path: FreshnessPath) -> Option<SloState> {
+        let slo = match path {
+            FreshnessPath::live => self.slo_live.as_ref(),
+            FreshnessPath::indexed => self.slo.as_ref(),
+        };
+        slo.map(|slo| slo.evaluate(self.freshness_of(path), Instant::now()))
     }
 
     /// Records whether the cluster answers; returns true when this changed the state.
@@ -660,16 +675,19 @@ impl Status {
                 ),
             ));
         }
-        if let Some(slo) = self.slo_state().filter(|s| s.breached) {
-            problems.push(NotReady::new(
-                "freshness_slo_breached",
-                format!(
-                    "degraded: freshness p99 is {} ms over the last {} s, objective {} ms",
-                    slo.p99_ms.unwrap_or(0),
-                    slo.window_s,
-                    slo.target_ms
-                ),
-            ));
+        for path in FreshnessPath::ALL {
+            if let Some(slo) = self.slo_state_of(path).filter(|s| s.breached) {
+                problems.push(NotReady::new(
+                    "freshness_slo_breached",
+                    format!(
+                        "degraded: {} path freshness p99 is {} ms over the last {} s, objective {} ms",
+                        path.as_str(),
+                        slo.p99_ms.unwrap_or(0),
+                        slo.window_s,
+                        slo.target_ms
+                    ),
+                ));
+            }
         }
         let dead_letters = self.dead_letters();
         if let (true, Some(trouble)) = (dead_letters.pending > 0, &dead_letters.error) {

@@ -191,7 +191,14 @@ fn a_broker_outage_loses_nothing_and_reports_not_ready() {
     let indexer = Indexer::start(
         &kafka,
         dir.path(),
-        &["--freshness-target", "500ms", "--freshness-slo", "100000h"],
+        &[
+            "--freshness-target",
+            "500ms",
+            "--freshness-slo",
+            "100000h",
+            "--freshness-slo-live",
+            "100000h",
+        ],
     );
     kafka.produce(before);
     kafka.flush();

@@ -33,9 +33,9 @@
 
 use std::collections::HashMap;
 
+use schemas::values::{ColumnsView, SegmentValues};
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
-use schemas::values::{ColumnsView, SegmentValues};
 use tantivy::columnar::{Cardinality, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 

@@ -460,9 +460,11 @@ impl Writer {
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ops = self.pending.send_ahead(&self.handles.live.fields, n, &mut |id| {
-            slots.get_or_assign(id)
-        });
+        let ops = self
+            .pending
+            .send_ahead(&self.handles.live.fields, n, &mut |id| {
+                slots.get_or_assign(id)
+            });
         drop(slots);
         if !ops.is_empty() {
             self.handles.index_writer.run(ops)?;

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use proptest::prelude::*;
 use prometheus_client::registry::Registry;
+use proptest::prelude::*;
 use query_api::{Facet, Relevance, SearchParams, Sort};
 use schemas::{EventKind, LiveIndex};
 
@@ -36,7 +36,12 @@ fn writer(live: Arc<LiveIndex>, from: Positions) -> Writer {
         live,
         index_writer,
         topics: topics(),
-        status: Arc::new(Status::new("mock".into(), true, "g".into(), std::time::Duration::from_secs(60))),
+        status: Arc::new(Status::new(
+            "mock".into(),
+            true,
+            "g".into(),
+            std::time::Duration::from_secs(60),
+        )),
         metrics: Metrics::new(&mut Registry::default()),
         dead_letters: None,
         group: None,
@@ -156,16 +161,23 @@ fn oracle(delivery: &[Op]) -> LiveIndex {
 /// Price and inventory events only, for records the delivery may or may not know, with
 /// stale versions and duplicates: the tail that reaches shoppers by the live path alone.
 fn arb_live_tail() -> impl Strategy<Value = Vec<Op>> {
-    proptest::collection::vec((any::<bool>(), 0u8..3, 0u8..4, 0u64..10, any::<u8>()), 0..20)
-        .prop_map(|raw| {
-            raw.into_iter()
-                .map(|(price, p, o, version, seed)| Op {
-                    record: if price { Record::Price(p, o) } else { Record::Inventory(p, o) },
-                    version,
-                    seed,
-                })
-                .collect()
-        })
+    proptest::collection::vec(
+        (any::<bool>(), 0u8..3, 0u8..4, 0u64..10, any::<u8>()),
+        0..20,
+    )
+    .prop_map(|raw| {
+        raw.into_iter()
+            .map(|(price, p, o, version, seed)| Op {
+                record: if price {
+                    Record::Price(p, o)
+                } else {
+                    Record::Inventory(p, o)
+                },
+                version,
+                seed,
+            })
+            .collect()
+    })
 }
 
 fn open(dir: &std::path::Path) -> Arc<LiveIndex> {

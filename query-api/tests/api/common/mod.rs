@@ -391,12 +391,5 @@ fn served(index: Index, fields: IndexFields) -> LiveIndex {
         .reload_policy(ReloadPolicy::Manual)
         .try_into()
         .unwrap();
-    LiveIndex {
-        index,
-        reader,
-        fields,
-        path: None,
-        generation: 1,
-        retired: std::sync::Mutex::new(None),
-    }
+    LiveIndex::new(index, reader, fields, None, 1)
 }
