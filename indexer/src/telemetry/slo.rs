@@ -17,6 +17,8 @@ pub struct Slo {
     pub target: Duration,
     /// Over this much time.
     pub window: Duration,
+    /// The path it applies to (`live` or `indexed`), for the log.
+    pub path: &'static str,
     breached: AtomicBool,
 }
 
@@ -43,8 +45,15 @@ impl Slo {
         Slo {
             target,
             window,
+            path: "indexed",
             breached: AtomicBool::new(false),
         }
+    }
+
+    /// The same objective, for `path` (named in the log).
+    pub fn for_path(mut self, path: &'static str) -> Slo {
+        self.path = path;
+        self
     }
 
     /// Evaluates the objective now; logs a change of state.
@@ -67,6 +76,7 @@ impl Slo {
         if self.breached.swap(breached, Ordering::Relaxed) != breached {
             if breached {
                 tracing::warn!(
+                    path = self.path,
                     p99_ms = p99.unwrap_or(0),
                     target_ms = state.target_ms,
                     window_s = state.window_s,
@@ -74,6 +84,7 @@ impl Slo {
                 );
             } else {
                 tracing::info!(
+                    path = self.path,
                     p99_ms = p99.unwrap_or(0),
                     target_ms = state.target_ms,
                     "freshness slo met again"

@@ -348,7 +348,7 @@ impl Status {
 
     /// Sets the freshness objective of the live path (price and stock in place).
     pub fn with_live_slo(mut self, slo: Slo) -> Status {
-        self.slo_live = Some(slo);
+        self.slo_live = Some(slo.for_path(FreshnessPath::live.as_str()));
         self
     }
 
@@ -759,6 +759,31 @@ mod tests {
             .as_deref()
             .unwrap_or_default()
             .contains("10.0.0.7"));
+    }
+
+    /// Issue #15: each path has its own objective; a slow live path breaches its own
+    /// (tighter) objective even when the indexed path meets its one, and the problem
+    /// names the path.
+    #[test]
+    fn each_freshness_path_is_held_to_its_own_objective() {
+        let window = Duration::from_secs(60);
+        let s = status()
+            .with_slo(Slo::new(Duration::from_secs(2), window))
+            .with_live_slo(Slo::new(Duration::from_millis(100), window));
+        let now = Instant::now();
+        let slow_live = (0..100).map(|_| (Some(500), Some(500)));
+        s.freshness_of(FreshnessPath::live).record(now, slow_live);
+        s.freshness_of(FreshnessPath::indexed)
+            .record(now, (0..100).map(|_| (Some(500), Some(500))));
+        assert!(s.slo_state_of(FreshnessPath::live).unwrap().breached);
+        assert!(!s.slo_state_of(FreshnessPath::indexed).unwrap().breached);
+        let problems = s.ingestion_problems();
+        let slo: Vec<_> = problems
+            .iter()
+            .filter(|p| p.reason == "freshness_slo_breached")
+            .collect();
+        assert_eq!(slo.len(), 1, "{problems:?}");
+        assert!(slo[0].message.contains("live path"), "{problems:?}");
     }
 
     #[test]
