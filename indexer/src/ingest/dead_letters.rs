@@ -453,7 +453,10 @@ impl DeadLetters {
         self.health.pending = self.pending.len() as u64;
     }
 
-    fn enqueue(&self, letter: &DeadLetter) -> Delivery {
+    /// Hands a letter to the producer. A refusal on the spot that is not about the letter
+    /// (queue full, topic known to be missing or forbidden) is trouble like a failed
+    /// delivery: shown in the health and retried with backoff.
+    fn enqueue(&mut self, letter: &DeadLetter) -> Delivery {
         let mut headers = OwnedHeaders::new_with_capacity(letter.headers.len());
         for (k, v) in &letter.headers {
             headers = headers.insert(Header {
@@ -474,7 +477,8 @@ impl DeadLetters {
             Err((e, _)) if permanent(&e).is_some() => Delivery::Refused(e),
             Err((e, _)) => {
                 tracing::debug!(error = %e, "dead letter not queued yet; will retry");
-                Delivery::Retry(Instant::now() + FIRST_BACKOFF)
+                self.transient(&e);
+                Delivery::Retry(Instant::now() + self.backoff)
             }
         }
     }
@@ -566,12 +570,13 @@ impl DeadLetters {
     /// Queues again the letters whose retry time has come.
     fn requeue_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<usize> = (0..self.pending.len())
-            .filter(|&i| matches!(self.pending[i].delivery, Delivery::Retry(at) if at <= now))
-            .collect();
-        for i in due {
-            self.pending[i].delivery = self.enqueue(&self.pending[i].letter);
+        let mut pending = std::mem::take(&mut self.pending);
+        for o in &mut pending {
+            if matches!(o.delivery, Delivery::Retry(at) if at <= now) {
+                o.delivery = self.enqueue(&o.letter);
+            }
         }
+        self.pending = pending;
     }
 
     /// Takes the outcome of every settled letter; returns whether some were queued again
@@ -971,6 +976,24 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(dlq.pending(), 1, "kept for a later commit, not dropped");
+    }
+
+    /// Regression: a letter the producer refused on the spot (queue full; a topic it knows
+    /// is forbidden) was retried with no reason in the health, so `/status` said nothing of
+    /// why letters waited (flaky `a_forbidden_dead_letter_topic_loses_no_letter_across_a_crash`).
+    #[test]
+    fn a_letter_refused_on_the_spot_says_why_and_is_retried() {
+        let extra = [("queue.buffering.max.messages".to_owned(), "1".to_owned())];
+        let mut dlq = DeadLetters::new("127.0.0.1:1", "dlq", &extra, DlqFailure::Skip).unwrap();
+        dlq.send(letter(0, 1));
+        dlq.send(letter(0, 2));
+        dlq.settle(Duration::ZERO).unwrap();
+        assert_eq!(
+            dlq.health().error.map(|t| t.code).as_deref(),
+            Some("QueueFull")
+        );
+        assert_eq!(dlq.pending(), 2, "both kept");
+        assert_eq!(dlq.floors().get(&("catalog.products", 0).into()), Some(1));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Live state shared by the pipeline stages and the HTTP endpoints (`/status`, `/ready`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -156,7 +156,7 @@ pub struct DlqHealth {
 }
 
 /// Why a stored offset has no record to resume from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// Below the log start: retention deleted records the index never saw.
@@ -293,6 +293,9 @@ pub struct Status {
     serving: AtomicU8,
     dead_letters: Mutex<DlqHealth>,
     log_gaps: Mutex<Vec<LogGap>>,
+    /// Every gap found since the process started, by partition and stored offset: a new
+    /// incarnation finding the same gap again does not count it again.
+    gaps_seen: Mutex<BTreeSet<(TopicPartition, i64, GapReason)>>,
     rebuild_requested: AtomicBool,
     partitions: Mutex<BTreeMap<TopicPartition, PartitionPosition>>,
     index: Mutex<IndexStatus>,
@@ -325,6 +328,7 @@ impl Status {
             serving: AtomicU8::new(ServingState::Starting as u8),
             dead_letters: Mutex::new(DlqHealth::default()),
             log_gaps: Mutex::new(Vec::new()),
+            gaps_seen: Mutex::new(BTreeSet::new()),
             rebuild_requested: AtomicBool::new(false),
             partitions: Mutex::new(BTreeMap::new()),
             index: Mutex::new(IndexStatus::default()),
@@ -427,14 +431,23 @@ impl Status {
     }
 
     /// Records a log gap found at assignment (replacing an earlier one of the partition);
-    /// `rebuild` requests a forced reindex ([`Status::take_rebuild_request`]).
-    pub fn record_log_gap(&self, gap: LogGap) {
+    /// `rebuild` requests a forced reindex ([`Status::take_rebuild_request`]). Returns
+    /// whether this gap (partition, stored offset, reason) is new to the process, i.e.
+    /// whether to count it in `indexer_offset_resets_total`: a pipeline incarnation that
+    /// finds it again (restarted before the rebuild swapped) sees the same loss.
+    pub fn record_log_gap(&self, gap: LogGap) -> bool {
         if gap.action == GapAction::Rebuilding {
             self.rebuild_requested.store(true, Ordering::Relaxed);
         }
+        let first = lock(&self.gaps_seen).insert((
+            TopicPartition::new(gap.topic.as_str(), gap.partition),
+            gap.stored_offset,
+            gap.reason,
+        ));
         let mut gaps = lock(&self.log_gaps);
         gaps.retain(|g| (g.topic.as_str(), g.partition) != (gap.topic.as_str(), gap.partition));
         gaps.push(gap);
+        first
     }
 
     /// Forgets the gaps of a new pipeline incarnation (it checks its partitions again).
@@ -853,5 +866,35 @@ mod tests {
         assert_eq!(s.readiness(), Ok(()));
         s.set_pipeline_error(Fault::new("kafka_consumer", "consumer refused"));
         assert_eq!(s.readiness(), Ok(()));
+    }
+
+    /// Regression: a pipeline incarnation that found the same log gap again (restarted
+    /// before the rebuild swapped) counted it twice in `indexer_offset_resets_total`
+    /// (flaky `a_log_gap_under_rebuild_starts_a_forced_reindex`: 2 resets for one gap).
+    #[test]
+    fn a_gap_found_again_by_a_new_incarnation_is_counted_once() {
+        let s = status();
+        let gap = |stored| LogGap {
+            topic: "catalog.products".into(),
+            partition: 0,
+            reason: GapReason::Truncated,
+            stored_offset: stored,
+            log_start: 9,
+            log_end: 61,
+            action: GapAction::Rebuilding,
+        };
+        assert!(s.record_log_gap(gap(1)));
+        s.clear_log_gaps();
+        assert!(!s.record_log_gap(gap(1)), "the same loss, found again");
+        assert_eq!(
+            s.log_gaps(),
+            vec![gap(1)],
+            "still shown to the new incarnation"
+        );
+        assert!(
+            s.record_log_gap(gap(5)),
+            "another stored offset is another gap"
+        );
+        assert!(s.take_rebuild_request());
     }
 }

@@ -535,19 +535,12 @@ impl KafkaSource {
         high: i64,
         reason: GapReason,
     ) -> Option<Offset> {
-        self.offset_resets
-            .get_or_create(&OffsetResetLabels {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                reason,
-            })
-            .inc();
         let action = match self.gap_policy {
             LogGapPolicy::Fail => GapAction::Held,
             LogGapPolicy::Rebuild => GapAction::Rebuilding,
             LogGapPolicy::Continue => GapAction::Continued,
         };
-        self.status.record_log_gap(LogGap {
+        let first_seen = self.status.record_log_gap(LogGap {
             topic: tp.topic.clone(),
             partition: tp.partition,
             reason,
@@ -556,6 +549,15 @@ impl KafkaSource {
             log_end: high,
             action,
         });
+        if first_seen {
+            self.offset_resets
+                .get_or_create(&OffsetResetLabels {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    reason,
+                })
+                .inc();
+        }
         let lost = match reason {
             GapReason::Truncated => low - stored,
             GapReason::BeyondEnd => stored - high,
