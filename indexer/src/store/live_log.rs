@@ -61,6 +61,36 @@ pub enum LiveFrame {
     },
 }
 
+/// A frame borrowed for writing: encodes exactly as the [`LiveFrame`] it mirrors (postcard
+/// writes an enum's variant index, and a `&str`/slice like a `String`/`Vec`), so a batch's
+/// frames are written from the writer's own values, without cloning them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub enum FrameRef<'a> {
+    /// See [`LiveFrame::Offers`].
+    Offers {
+        /// The product.
+        product_id: &'a str,
+        /// Price and inventory records of its offers.
+        offers: &'a [OfferValues],
+    },
+    /// See [`LiveFrame::Forget`].
+    Forget {
+        /// The product.
+        product_id: &'a str,
+    },
+}
+
+#[cfg(test)]
+impl LiveFrame {
+    /// The frame, borrowed for [`LiveLog::append`].
+    pub fn borrowed(&self) -> FrameRef<'_> {
+        match self {
+            LiveFrame::Offers { product_id, offers } => FrameRef::Offers { product_id, offers },
+            LiveFrame::Forget { product_id } => FrameRef::Forget { product_id },
+        }
+    }
+}
+
 /// The live log could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[error("live log {path}: {source}")]
@@ -116,9 +146,9 @@ pub fn read_frames(path: &Path) -> Result<(Vec<LiveFrame>, u64), LiveLogError> {
     Ok((frames, at as u64))
 }
 
-fn encode(frame: &LiveFrame, out: &mut Vec<u8>) {
+fn encode(frame: FrameRef<'_>, out: &mut Vec<u8>) {
     // Serializing plain data into a Vec cannot fail.
-    let body = postcard::to_allocvec(frame).unwrap_or_default();
+    let body = postcard::to_allocvec(&frame).unwrap_or_default();
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
@@ -179,7 +209,7 @@ impl LiveLog {
     }
 
     /// Queues a frame (written by [`LiveLog::flush`]).
-    pub fn append(&mut self, frame: &LiveFrame) {
+    pub fn append(&mut self, frame: FrameRef<'_>) {
         encode(frame, &mut self.buffer);
     }
 
@@ -219,12 +249,15 @@ impl LiveLog {
 
     /// Replaces the log by `frames` (the overlay's entries now), atomically: temporary
     /// file, sync, rename, directory sync.
-    pub fn rotate(&mut self, frames: impl Iterator<Item = LiveFrame>) -> Result<(), LiveLogError> {
+    pub fn rotate<'a>(
+        &mut self,
+        frames: impl Iterator<Item = FrameRef<'a>>,
+    ) -> Result<(), LiveLogError> {
         self.flush()?;
         let tmp = self.path.with_extension("log.tmp");
         let mut out = Vec::new();
         for frame in frames {
-            encode(&frame, &mut out);
+            encode(frame, &mut out);
         }
         let mut f = File::create(&tmp).map_err(err(&tmp))?;
         f.write_all(&out).map_err(err(&tmp))?;
@@ -265,11 +298,7 @@ pub struct Restored {
 /// Runs before the index is served.
 pub fn restore(live: &LiveIndex, dir: &Path) -> Result<Restored, LiveLogError> {
     let searcher = live.reader.searcher();
-    let mut slots = live
-        .values
-        .slots
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut slots = crate::util::lock(&live.values.slots);
     let index_err = |e: tantivy::TantivyError| err(dir)(std::io::Error::other(e));
     for segment in searcher.segment_readers() {
         let Ok(column) = segment.fast_fields().u64(schemas::index::names::SLOT) else {
@@ -359,15 +388,28 @@ mod tests {
     }
 
     #[test]
+    fn a_borrowed_frame_encodes_exactly_as_the_owned_one() {
+        let frames = [
+            offers(7),
+            LiveFrame::Forget {
+                product_id: "p9".into(),
+            },
+        ];
+        for frame in &frames {
+            let owned = postcard::to_allocvec(frame).unwrap();
+            assert_eq!(postcard::to_allocvec(&frame.borrowed()).unwrap(), owned);
+            assert_eq!(&postcard::from_bytes::<LiveFrame>(&owned).unwrap(), frame);
+        }
+    }
+
+    #[test]
     fn frames_come_back_in_order_and_a_torn_tail_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = LiveLog::open(dir.path()).unwrap();
-        log.append(&offers(1));
-        log.append(&LiveFrame::Forget {
-            product_id: "p1".into(),
-        });
+        log.append(offers(1).borrowed());
+        log.append(FrameRef::Forget { product_id: "p1" });
         log.flush().unwrap();
-        log.append(&offers(2));
+        log.append(offers(2).borrowed());
         log.sync().unwrap();
         let whole = log.bytes();
         drop(log);
@@ -379,14 +421,14 @@ mod tests {
 
         // A crash in the middle of a write: half a frame at the end.
         let mut torn = Vec::new();
-        encode(&offers(3), &mut torn);
+        encode(offers(3).borrowed(), &mut torn);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&torn[..torn.len() / 2]).unwrap();
         drop(f);
         assert_eq!(read_frames(&path).unwrap().0.len(), 3);
         let mut log = LiveLog::open(dir.path()).unwrap();
         assert_eq!(log.bytes(), whole, "cut back to the last whole frame");
-        log.append(&offers(4));
+        log.append(offers(4).borrowed());
         log.flush().unwrap();
         let (frames, _) = read_frames(&path).unwrap();
         assert_eq!(frames.len(), 4, "appends continue after the whole frames");
@@ -404,13 +446,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = LiveLog::open(dir.path()).unwrap();
         for i in 0..100 {
-            log.append(&offers(i));
+            log.append(offers(i).borrowed());
         }
         log.sync().unwrap();
         let before = log.bytes();
-        log.rotate([offers(99)].into_iter()).unwrap();
+        log.rotate([offers(99)].iter().map(LiveFrame::borrowed))
+            .unwrap();
         assert!(log.bytes() < before);
-        log.append(&offers(100));
+        log.append(offers(100).borrowed());
         log.sync().unwrap();
         let (frames, _) = read_frames(&dir.path().join(LIVE_LOG)).unwrap();
         assert_eq!(frames, vec![offers(99), offers(100)]);

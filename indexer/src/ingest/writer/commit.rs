@@ -13,7 +13,7 @@ use crate::models::{CommitPayload, CommitTrigger, Positions};
 use schemas::values::{OfferValues, OverlayEntry, ProductValues};
 
 use super::pending::Sample;
-use crate::store::live_log::LiveFrame;
+use crate::store::live_log::FrameRef;
 use crate::telemetry::{DlqFailureLabels, FreshnessPath, PathLabels, TriggerLabels};
 use crate::util::now_ms;
 
@@ -76,13 +76,7 @@ impl Writer {
     /// Hands every pending product not sent ahead to Tantivy's indexing threads, in batches
     /// (one channel message per batch rather than per document).
     fn send_pending(&mut self) -> Result<(), WriterError> {
-        let mut slots = self
-            .handles
-            .live
-            .values
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slots = crate::util::lock(&self.handles.live.values.slots);
         let mut slot_of = |id: &str| slots.get_or_assign(id);
         for ops in
             self.pending
@@ -100,10 +94,7 @@ impl Writer {
     /// Returns the slots to forget.
     fn log_live_fold(&mut self) -> Result<Vec<u32>, WriterError> {
         let values = &self.handles.live.values;
-        let slots = values
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slots = crate::util::lock(&values.slots);
         let mut forget = Vec::new();
         for slot in self.folded.drain() {
             if self.live_touched.contains(&slot) {
@@ -123,16 +114,14 @@ impl Writer {
                 .get(id)
                 .is_some_and(|slot| values.overlay.get(slot).is_some())
             {
-                log.append(&LiveFrame::Offers {
-                    product_id: id.clone(),
-                    offers: OfferValues::of(state),
+                log.append(FrameRef::Offers {
+                    product_id: id,
+                    offers: &OfferValues::of(state),
                 });
             }
         }
         for (_, product_id) in &forget {
-            log.append(&LiveFrame::Forget {
-                product_id: product_id.clone(),
-            });
+            log.append(FrameRef::Forget { product_id });
         }
         log.sync()?;
         Ok(forget.into_iter().map(|(slot, _)| slot).collect())
@@ -143,10 +132,7 @@ impl Writer {
     /// and forgotten by the next commit), and the slots of `forget` lose theirs.
     fn fold_live(&mut self, forget: &[u32]) {
         let values = &self.handles.live.values;
-        let slots = values
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slots = crate::util::lock(&values.slots);
         for (id, state) in self.pending.states() {
             let Some(slot) = slots.get(id) else { continue };
             values.columns.set(slot, ProductValues::of(state));
@@ -174,9 +160,9 @@ impl Writer {
         };
         if log.wants_rotation() {
             let entries = self.handles.live.values.overlay.entries();
-            log.rotate(entries.into_iter().map(|(_, e)| LiveFrame::Offers {
-                product_id: e.product_id.clone(),
-                offers: e.offers.clone(),
+            log.rotate(entries.iter().map(|(_, e)| FrameRef::Offers {
+                product_id: &e.product_id,
+                offers: &e.offers,
             }))?;
         }
         Ok(())

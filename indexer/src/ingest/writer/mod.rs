@@ -41,7 +41,7 @@ use crate::models::{
     CommitTrigger, PerKind, PositionAdvance, Positions, RecordAt, RecordBatch, RecordBody,
     SourceRecord, TopicPartition, Topics,
 };
-use crate::store::live_log::{LiveFrame, LiveLog, LiveLogError};
+use crate::store::live_log::{FrameRef, LiveLog, LiveLogError};
 use crate::telemetry::{EventCounters, FreshnessPath, Metrics, SkewLabels, Status};
 use crate::util::now_ms;
 use crate::util::panic;
@@ -129,11 +129,7 @@ fn live_offers(
         return Some(change.offers.clone());
     }
     let values = &index.values;
-    let slot = values
-        .slots
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(product_id)?;
+    let slot = crate::util::lock(&values.slots).get(product_id)?;
     values.overlay.get(slot).map(|e| e.offers.clone())
 }
 
@@ -421,18 +417,15 @@ impl Writer {
         }
         if let Some(log) = &mut self.handles.live_log {
             for (product_id, change) in &self.live_batch {
-                log.append(&LiveFrame::Offers {
-                    product_id: product_id.clone(),
-                    offers: change.offers.clone(),
+                log.append(FrameRef::Offers {
+                    product_id,
+                    offers: &change.offers,
                 });
             }
             log.flush()?;
         }
         let values = &self.handles.live.values;
-        let mut slots = values
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slots = crate::util::lock(&values.slots);
         for (product_id, change) in self.live_batch.drain() {
             let slot = slots.get_or_assign(&product_id);
             values.columns.set(slot, change.values);
@@ -453,13 +446,7 @@ impl Writer {
 
     /// Sends up to `n` pending products to Tantivy ahead of the commit.
     fn send_ahead(&mut self, n: usize) -> Result<(), WriterError> {
-        let mut slots = self
-            .handles
-            .live
-            .values
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slots = crate::util::lock(&self.handles.live.values.slots);
         let ops = self
             .pending
             .send_ahead(&self.handles.live.fields, n, &mut |id| {
