@@ -8,6 +8,7 @@ mod common;
 mod demo;
 mod faults;
 mod ingestion;
+mod live;
 mod monitoring;
 mod reindex;
 mod search;

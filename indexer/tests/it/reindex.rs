@@ -57,6 +57,23 @@ fn assert_documents(indexer: &Indexer, events: &[Event]) {
         indexer.status()["index"]["docs"].as_u64(),
         Some(docs.len() as u64)
     );
+    // The price filters, read from the live values of the index served (issue #15: the
+    // rebuilt generation's live values are swapped with it).
+    let mut prices: Vec<u64> = docs.values().filter_map(|d| d.price_cents).collect();
+    prices.sort_unstable();
+    for q in [1, 4, 2, 3] {
+        let Some(&cut) = prices.get(prices.len() * q / 5) else {
+            continue;
+        };
+        let expected = prices.iter().filter(|p| **p <= cut).count();
+        let (status, body) = indexer.get(&format!("/search?q=&max_price={cut}&per_page=1"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["total"].as_u64(),
+            Some(expected as u64),
+            "max_price={cut}"
+        );
+    }
 }
 
 fn wait_reindex(indexer: &Indexer, timeout: Duration) -> Value {

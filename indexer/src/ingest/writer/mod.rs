@@ -171,7 +171,11 @@ impl Writer {
             positions,
             positions_changed: false,
             settled: Confirmed::default(),
-            last_commit: Instant::now() - config.commit_interval,
+            // Due at once: the first change after a start is committed promptly. (Checked:
+            // the monotonic clock may be younger than a long interval right after boot.)
+            last_commit: Instant::now()
+                .checked_sub(config.commit_interval)
+                .unwrap_or_else(Instant::now),
             started_ms: now_ms() as i64,
             live_batch: HashMap::new(),
             live_samples: Vec::new(),
