@@ -39,6 +39,22 @@ struct Args {
     /// Extra flags for `indexer run` (`--indexer-arg=--indexing-threads=1`, repeatable).
     indexer_args: Vec<String>,
     seed: u64,
+    /// The change mix of the backlog and the stream: `mixed` (10% product, 10% offer, 40%
+    /// price, 40% inventory) or `prices` (price and inventory only: the live path).
+    mix: Mix,
+}
+
+fn parse_mix(name: &str) -> Mix {
+    match name {
+        "mixed" => Mix::default(),
+        "prices" => Mix {
+            product: 0,
+            offer: 0,
+            price: 50,
+            inventory: 50,
+        },
+        other => panic!("--mix is mixed or prices, got {other:?}"),
+    }
 }
 
 fn parse_args() -> Args {
@@ -52,6 +68,7 @@ fn parse_args() -> Args {
         indexer_bin: "target/release/indexer".to_owned(),
         indexer_args: Vec::new(),
         seed: 1,
+        mix: Mix::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +83,7 @@ fn parse_args() -> Args {
             "--indexer-bin" => a.indexer_bin = value(),
             "--seed" => a.seed = value().parse().expect("--seed"),
             "--indexer-arg" => a.indexer_args.push(value()),
+            "--mix" => a.mix = parse_mix(&value()),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -312,7 +330,7 @@ fn main() {
     );
 
     // 4. Throughput on a backlog of changes.
-    let mut stream = ChangeStream::new(&catalog, args.seed, Mix::default());
+    let mut stream = ChangeStream::new(&catalog, args.seed, args.mix);
     let backlog: Vec<Event> = (0..args.backlog)
         .map(|_| stream.next_event(versions.next(), now_ms()))
         .collect();
@@ -350,6 +368,13 @@ fn main() {
     // Let the 1-minute freshness window forget the backlog phase.
     std::thread::sleep(Duration::from_secs(61));
     let total = args.rate * args.stream_seconds;
+    // 5a. Ceiling: the broker's produce-to-consume latency of the same stream, seen by a
+    // plain consumer of the price topic (message timestamp to poll).
+    let probing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let probe = {
+        let (brokers, partitions, probing) = (brokers.clone(), args.partitions, probing.clone());
+        std::thread::spawn(move || broker_latencies(&brokers, partitions, &probing))
+    };
     let cpu0 = cpu_seconds(child.id());
     let self0 = cpu_seconds(std::process::id());
     let t = Instant::now();
@@ -366,6 +391,14 @@ fn main() {
     }
     p.flush(Duration::from_secs(300)).expect("flush");
     let achieved = total as f64 / t.elapsed().as_secs_f64();
+    probing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut broker = probe.join().expect("probe");
+    broker.sort_unstable();
+    let pct = |v: &[u64], q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     wait_committed(&client, &url, before + total as i64, &mut max_segments);
     let status = get(&client, &format!("{url}/status"));
     let metrics = client
@@ -381,8 +414,21 @@ fn main() {
     let cpu = cpu_seconds(child.id()) - cpu0;
     let own = cpu_seconds(std::process::id()) - self0;
     println!(
-        "paced stream: {total} events at {achieved:.0} events/s (target {}): freshness p50 {} ms, p99 {} ms, max {} ms; kafka-ts latency p99 {} ms",
+        "paced stream: {total} events at {achieved:.0} events/s (target {}): indexed freshness p50 {} ms, p99 {} ms, max {} ms; kafka-ts latency p99 {} ms",
         args.rate, fresh["p50_ms"], fresh["p99_ms"], fresh["max_ms"], latency["p99_ms"]
+    );
+    let live = &status["freshness"]["live"]["source"]["last_1m"];
+    let live_pipeline = &status["freshness"]["live"]["pipeline"]["last_1m"];
+    println!(
+        "live path (price/stock in place): {} changes, freshness p50 {} ms, p99 {} ms, max {} ms; kafka-ts latency p50 {} ms, p99 {} ms",
+        live["count"], live["p50_ms"], live["p99_ms"], live["max_ms"], live_pipeline["p50_ms"], live_pipeline["p99_ms"]
+    );
+    println!(
+        "ceiling: broker produce-to-consume latency (plain consumer of the price topic, {} messages) p50 {} ms, p99 {} ms, max {} ms",
+        broker.len(),
+        pct(&broker, 0.5),
+        pct(&broker, 0.99),
+        broker.last().copied().unwrap_or(0)
     );
     println!(
         "commits during the stream: {} (mean {:.0} ms); segments max {max_segments}, now {}; docs {}; indexer peak RSS {rss:.0} MiB",
@@ -406,4 +452,36 @@ fn main() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// Message-timestamp-to-poll latencies (ms) of the price topic, from its end, while
+/// `probing`.
+fn broker_latencies(
+    brokers: &str,
+    partitions: i32,
+    probing: &std::sync::atomic::AtomicBool,
+) -> Vec<u64> {
+    use rdkafka::Message;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "bench-latency")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "5")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for part in 0..partitions {
+        tpl.add_partition_offset("catalog.prices", part, Offset::End)
+            .expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    while probing.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            if let Some(ts) = m.timestamp().to_millis() {
+                out.push(now_ms().saturating_sub(ts as u64));
+            }
+        }
+    }
+    out
 }

@@ -55,6 +55,7 @@ before(async () => {
       && last3.every((p) => p.events_per_s.applied > 0)
       && last3.at(-1).events_per_s.dlq > 0
       && last3.at(-1).freshness_p99_ms !== null
+      && last3.at(-1).live_freshness_p99_ms !== null
       && status.canary.found > 0;
   }, { timeoutMs: 120_000, intervalMs: 500 });
 
@@ -113,7 +114,12 @@ function expectedSeries(history) {
   const peak = Object.fromEntries(keys.map((k) => [k, Math.max(...points.map((p) => p.lag[k] ?? 0))]));
   keys.sort((a, b) => (last[b] ?? 0) - (last[a] ?? 0) || peak[b] - peak[a] || (a < b ? -1 : 1));
   return {
-    freshness: { p50: nonNull('freshness_p50_ms'), p95: nonNull('freshness_p95_ms'), p99: nonNull('freshness_p99_ms') },
+    freshness: {
+      p50: nonNull('freshness_p50_ms'),
+      p95: nonNull('freshness_p95_ms'),
+      p99: nonNull('freshness_p99_ms'),
+      live_p99: nonNull('live_freshness_p99_ms'),
+    },
     events: { applied: points.length, stale: points.length, invalid: points.length, dlq: points.length },
     lag: {
       total: points.length,
@@ -195,6 +201,9 @@ test('every chart draws the points of /status/history', { timeout: TEST_MS }, as
   assert.equal(lengths.length, 3);
   assert.ok(lengths.every((l) => l > 10), `path lengths ${lengths}`);
   assert.match(await chart.locator('[data-ref="slo"] .legend-value').innerText(), new RegExp(`${fmtInt(status.slo.target_ms)} ms`));
+  // The live path (price and stock in place) has its own series, drawn and in the legend.
+  assert.ok(got.freshness.live_p99 >= 3, `live p99: ${got.freshness.live_p99} points`);
+  assert.equal(await chart.locator('.legend li', { hasText: 'live p99' }).count(), 1);
 
   // Axes, legends and text alternatives.
   for (const id of ['chart-freshness', 'chart-events', 'chart-lag']) {

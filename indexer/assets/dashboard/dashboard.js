@@ -239,6 +239,8 @@
     { key: 'p50', field: 'freshness_p50_ms', label: 'p50', color: '#00805c', width: 2 },
     { key: 'p95', field: 'freshness_p95_ms', label: 'p95', color: '#0068a8', width: 2 },
     { key: 'p99', field: 'freshness_p99_ms', label: 'p99', color: '#7b2d8e', width: 2.5 },
+    // The live path: price and stock changes shown in place, without re-indexing.
+    { key: 'live_p99', field: 'live_freshness_p99_ms', label: 'live p99', color: '#c25100', width: 2, dash: '4 3' },
   ];
   const EVENT_SERIES = [
     { key: 'applied', label: 'applied', color: '#0068a8', width: 2.5 },

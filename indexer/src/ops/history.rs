@@ -1,6 +1,7 @@
 //! The last 15 minutes of operating figures, sampled every 5 seconds, for the dashboard
-//! (`GET /status/history`): freshness percentiles, events per second by outcome, lag per
-//! partition, index size.
+//! (`GET /status/history`): freshness percentiles (re-indexed changes, and the live path's
+//! price and stock changes shown in place), events per second by outcome, lag per partition,
+//! index size.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -36,6 +37,10 @@ pub struct Point {
     pub freshness_p50_ms: Option<u64>,
     pub freshness_p95_ms: Option<u64>,
     pub freshness_p99_ms: Option<u64>,
+    /// Source freshness of the live path (price and stock shown in place, issue #15) over
+    /// the last 30 s; `null` without such changes in that time.
+    pub live_freshness_p50_ms: Option<u64>,
+    pub live_freshness_p99_ms: Option<u64>,
     /// Pipeline latency (Kafka timestamp to searchable) p99 over the last 30 s.
     pub latency_p99_ms: Option<u64>,
     pub events_per_s: EventRates,
@@ -70,6 +75,7 @@ impl History {
         let counters = status.counters.snapshot();
         let source = Freshness::window(&status.freshness.source, now, FRESHNESS_WINDOW);
         let latency = Freshness::window(&status.freshness.pipeline, now, FRESHNESS_WINDOW);
+        let live = Freshness::window(&status.freshness_live.source, now, FRESHNESS_WINDOW);
         let partitions = status.partitions();
         let index = status.index();
         let mut inner = lock(&self.inner);
@@ -89,6 +95,8 @@ impl History {
             freshness_p50_ms: source.map(|p| p.p50_ms),
             freshness_p95_ms: source.map(|p| p.p95_ms),
             freshness_p99_ms: source.map(|p| p.p99_ms),
+            live_freshness_p50_ms: live.map(|p| p.p50_ms),
+            live_freshness_p99_ms: live.map(|p| p.p99_ms),
             latency_p99_ms: latency.map(|p| p.p99_ms),
             events_per_s: EventRates {
                 applied: rate(|c| c.applied),
@@ -147,5 +155,27 @@ mod tests {
             history.sample(&status);
         }
         assert_eq!(history.response().points.len(), KEEP);
+    }
+
+    #[test]
+    fn each_freshness_path_has_its_own_series() {
+        let status = Status::new("b".into(), true, "g".into(), Duration::from_secs(5));
+        let history = History::default();
+        status
+            .freshness_live
+            .record(Instant::now(), [(Some(7), Some(5)), (Some(9), Some(6))]);
+        history.sample(&status);
+        let point = &history.response().points[0];
+        assert_eq!(point.live_freshness_p99_ms, Some(9));
+        assert_eq!(point.live_freshness_p50_ms, Some(7));
+        assert_eq!(point.freshness_p99_ms, None, "no re-indexed change");
+        status
+            .freshness
+            .record(Instant::now(), [(Some(1500), Some(1400))]);
+        history.sample(&status);
+        let point = &history.response().points[1];
+        let p99 = point.freshness_p99_ms.unwrap_or(0);
+        assert!((1490..=1510).contains(&p99), "{p99} (histogram precision)");
+        assert_eq!(point.live_freshness_p99_ms, Some(9));
     }
 }
