@@ -15,5 +15,5 @@ mod word_group;
 
 pub use deadline::{Deadline, DeadlineQuery};
 pub use min_match::MinMatchQuery;
-pub use predicate::PredicateQuery;
+pub use predicate::{PredicateQuery, SegmentPredicate};
 pub use word_group::WordGroup;

@@ -313,10 +313,7 @@ fn collect_relaxing(
     let phrase = builder.phrase_query(words);
     let phrase = phrase.as_deref();
     let pass = |required: usize| -> Result<Page, SearchError> {
-        let query = DeadlineQuery::new(
-            Box::new(builder.query(p, words, required)),
-            deadline.clone(),
-        );
+        let query = DeadlineQuery::new(builder.query(p, words, required), deadline.clone());
         let page = collect_page(searcher, &query, phrase, p, sort, &builder.live)?;
         if deadline.expired() {
             return Err(SearchError::Timeout);

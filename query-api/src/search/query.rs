@@ -232,26 +232,6 @@ impl QueryBuilder<'_> {
                 filter(term(Term::from_field_text(f.category_prefix, category))),
             ));
         }
-        if p.min_price.is_some() || p.max_price.is_some() || p.in_stock.is_some() {
-            // Live values (issue #15): the price and stock of now, not of the last re-index.
-            let (lo, hi, in_stock) = (p.min_price, p.max_price, p.in_stock);
-            let live = self.live.clone();
-            let predicate = PredicateQuery::new(
-                "live_price_stock",
-                std::sync::Arc::new(move |segment| {
-                    let values = SegmentValues::new(segment, live.clone());
-                    Box::new(move |doc| {
-                        let price = values.price(doc);
-                        let priced = lo.is_none() && hi.is_none()
-                            || price.is_some_and(|v| {
-                                lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)
-                            });
-                        priced && in_stock.is_none_or(|s| s == price.is_some())
-                    })
-                }),
-            );
-            clauses.push((Occur::Must, filter(Box::new(predicate))));
-        }
         if !p.seller_ids.is_empty() {
             let terms = p
                 .seller_ids
@@ -266,16 +246,42 @@ impl QueryBuilder<'_> {
         clauses
     }
 
+    /// The live price and stock filter of the parameters (issue #15), if any: the price
+    /// and stock of now, not of the last re-index. Applied to the candidates of the rest of
+    /// the query ([`PredicateQuery`]).
+    fn live_filter(&self, p: &SearchParams) -> Option<crate::scorers::SegmentPredicate> {
+        if p.min_price.is_none() && p.max_price.is_none() && p.in_stock.is_none() {
+            return None;
+        }
+        let (lo, hi, in_stock) = (p.min_price, p.max_price, p.in_stock);
+        let live = self.live.clone();
+        Some(std::sync::Arc::new(move |segment| {
+            let values = SegmentValues::new(segment, live.clone());
+            Box::new(move |doc| {
+                let price = values.price(doc);
+                let priced = lo.is_none() && hi.is_none()
+                    || price.is_some_and(|v| {
+                        lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)
+                    });
+                priced && in_stock.is_none_or(|s| s == price.is_some())
+            })
+        }))
+    }
+
     /// The whole query: text (with `required` words) and filters. Without words, every
     /// visible product matching the filters (browse).
-    pub fn query(&self, p: &SearchParams, words: &[Word], required: usize) -> BooleanQuery {
+    pub fn query(&self, p: &SearchParams, words: &[Word], required: usize) -> Box<dyn Query> {
         let mut clauses = self.filters(p);
         if words.is_empty() {
             clauses.push((Occur::Must, filter(Box::new(AllQuery))));
         } else {
             clauses.push((Occur::Must, self.text_query(words, required)));
         }
-        BooleanQuery::new(clauses)
+        let query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+        match self.live_filter(p) {
+            Some(predicate) => Box::new(PredicateQuery::new("live_price_stock", query, predicate)),
+            None => query,
+        }
     }
 }
 

@@ -118,7 +118,10 @@ pub fn suggest(
         live: index.values.columns.view(),
     };
     let query = builder.query(&SearchParams::default(), &words, required_words(&words));
-    let mut top = searcher.search(&query, &TopDocs::with_limit(p.limit * 2).order_by_score())?;
+    let mut top = searcher.search(
+        query.as_ref(),
+        &TopDocs::with_limit(p.limit * 2).order_by_score(),
+    )?;
     if let Some(phrase) = builder.phrase_query(&words) {
         rescore(&searcher, phrase.as_ref(), &mut top)?;
     }
