@@ -19,6 +19,8 @@ use crate::event::{
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Longest accepted id (`product_id`, `offer_id`, `seller_id`), in bytes.
 pub const MAX_ID_BYTES: usize = 256;
+/// Longest accepted `store_id`, in bytes.
+pub const MAX_STORE_ID_BYTES: usize = 64;
 /// Deepest accepted category path.
 pub const MAX_CATEGORY_DEPTH: usize = 32;
 /// Longest accepted category segment, in bytes.
@@ -340,6 +342,7 @@ fn decode_inventory(f: &Fields<'_>) -> Result<InventoryEvent, InvalidEvent> {
         version: f.u64("version")?,
         ts: f.u64("ts")?,
         quantity: f.u64("quantity")?,
+        store_id: f.opt_id("store_id", MAX_STORE_ID_BYTES)?,
     })
 }
 
@@ -379,6 +382,15 @@ impl Fields<'_> {
         let id = self.string(name)?;
         check_label(name, &id, MAX_ID_BYTES)?;
         Ok(id)
+    }
+
+    /// An optional id of at most `max` bytes (same rules as the other ids).
+    fn opt_id(&self, name: &str, max: usize) -> Result<Option<String>, InvalidEvent> {
+        let Some(id) = self.opt_string(name)? else {
+            return Ok(None);
+        };
+        check_label(name, &id, max)?;
+        Ok(Some(id))
     }
 
     fn deleted(&self) -> Result<bool, InvalidEvent> {
@@ -861,6 +873,40 @@ mod tests {
             decode_json(EventKind::Price, v).is_ok(),
             "the limit itself is allowed"
         );
+    }
+
+    #[test]
+    fn a_store_id_sets_a_store_quantity_and_follows_the_id_rules() {
+        let base =
+            json!({"offer_id": "o", "product_id": "p", "version": 1, "ts": 1, "quantity": 3});
+        let Ok(Event::Inventory(online)) = decode_json(EventKind::Inventory, base.clone()) else {
+            panic!("an inventory event without store_id decodes");
+        };
+        assert_eq!(online.store_id, None);
+        let mut v = base.clone();
+        v["store_id"] = json!(null);
+        assert!(
+            matches!(decode_json(EventKind::Inventory, v), Ok(Event::Inventory(i)) if i.store_id.is_none()),
+            "null is not given"
+        );
+        let mut v = base.clone();
+        v["store_id"] = json!("x".repeat(MAX_STORE_ID_BYTES));
+        assert!(
+            matches!(decode_json(EventKind::Inventory, v), Ok(Event::Inventory(i)) if i.store_id.as_deref().map(str::len) == Some(MAX_STORE_ID_BYTES)),
+            "the limit itself is allowed"
+        );
+        let cases = [
+            (json!(""), "empty_value"),
+            (json!("x".repeat(MAX_STORE_ID_BYTES + 1)), "too_long"),
+            (json!("a\tb"), "control_character"),
+            (json!(17), "wrong_type"),
+        ];
+        for (id, code) in cases {
+            let mut v = base.clone();
+            v["store_id"] = id;
+            let err = decode_json(EventKind::Inventory, v).unwrap_err();
+            assert_eq!((err.code(), err.field_name()), (code, Some("store_id")));
+        }
     }
 
     #[test]

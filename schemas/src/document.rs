@@ -64,6 +64,23 @@ pub struct ProductDocument {
     pub updated_at: u64,
     /// Version of the product record this document shows.
     pub version: u64,
+    /// Pickup in store: the best offer in stock at one of the stores asked for
+    /// (`GET /search?pickup_store=S`, `GET /products/{id}?store=S`); absent when no store
+    /// was asked for or none of them has the product in stock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup: Option<Pickup>,
+}
+
+/// Where a product can be picked up: the cheapest shown offer with a price and a positive
+/// quantity at the store (ties: the store asked for first, then the lowest `offer_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Pickup {
+    /// The store.
+    pub store_id: String,
+    /// Units of the offer at the store.
+    pub quantity: u64,
+    /// The offer.
+    pub offer_id: String,
 }
 
 impl ProductDocument {

@@ -298,8 +298,13 @@ pub struct InventoryEvent {
     pub version: u64,
     /// When the change happened at the source, epoch milliseconds.
     pub ts: u64,
-    /// Units available.
+    /// Units available (online, or at `store_id`).
     pub quantity: u64,
+    /// The store the quantity is at (issue #15 part B: pickup in store); absent: the online
+    /// quantity. Each `(product_id, offer_id, store_id)` is its own versioned record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub store_id: Option<String>,
 }
 
 /// Any decoded event.

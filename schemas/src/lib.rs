@@ -10,6 +10,8 @@
 //!   form, and how it renders into the document.
 //! - [`index`]: the Tantivy schema and analyzers, defined once for writers and readers, and
 //!   the one decoder of the merge state stored in the index.
+//! - [`stores`]: quantities per store and the availability derived from them, for pickup
+//!   in store (issue #15 part B), kept on the live path only.
 //! - [`values`]: live values (prices and stock updated in place, by slot) beside the index,
 //!   read by filters, sorts, facets and documents; the design note of issue #15.
 //! - `live`: the live index handle (index, reader, fields), atomically swappable, shared by
@@ -21,7 +23,7 @@
 //! The merge rules that apply events to states live in the indexer (`indexer::merge`).
 //!
 //! Module dependencies run one way (checked by `scripts/check-layout.py`): `event` ←
-//! `decode`; `event` ← `document` ← `state` ← `index` ← `values` ← `live`; `contract` reads `event` and
+//! `decode`; `event` ← `document` ← `state` ← `index` ← `values` ← `live`; `state` ← `stores` ← `values`; `contract` reads `event` and
 //! `document`. Nothing points back.
 
 #![warn(missing_docs)]
@@ -34,10 +36,11 @@ mod event;
 pub mod index;
 mod live;
 pub mod state;
+pub mod stores;
 pub mod values;
 
 pub use decode::{decode, FieldProblem, InvalidEvent, JsonType, MAX_MESSAGE_BYTES};
-pub use document::{OfferDocument, ProductDocument};
+pub use document::{OfferDocument, Pickup, ProductDocument};
 pub use event::{
     AttributeValue, Attributes, Condition, Deleted, Event, EventKind, InventoryEvent, OfferDelete,
     OfferEvent, OfferUpsert, PriceEvent, ProductDelete, ProductEvent, ProductUpsert,

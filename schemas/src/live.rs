@@ -162,6 +162,15 @@ impl LiveIndex {
 
     /// The merged document of a visible product.
     pub fn product(&self, product_id: &str) -> tantivy::Result<Option<ProductDocument>> {
+        self.product_at_stores(product_id, &[])
+    }
+
+    /// [`LiveIndex::product`] with its `pickup` block for `stores`.
+    pub fn product_at_stores(
+        &self,
+        product_id: &str,
+        stores: &[String],
+    ) -> tantivy::Result<Option<ProductDocument>> {
         let searcher = self.reader.searcher();
         let hits = searcher.search(
             &self.product_query(product_id),
@@ -170,7 +179,7 @@ impl LiveIndex {
         let Some((_, addr)) = hits.first() else {
             return Ok(None);
         };
-        self.document(&searcher, *addr)
+        self.document_at_stores(&searcher, *addr, stores)
     }
 
     /// The merge state stored with the index document at `addr`.
@@ -190,8 +199,25 @@ impl LiveIndex {
         searcher: &Searcher,
         addr: DocAddress,
     ) -> tantivy::Result<Option<ProductDocument>> {
+        self.document_at_stores(searcher, addr, &[])
+    }
+
+    /// [`LiveIndex::document`] with its `pickup` block for `stores` (none: no block).
+    pub fn document_at_stores(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+        stores: &[String],
+    ) -> tantivy::Result<Option<ProductDocument>> {
         match self.current_state(searcher, addr) {
-            Ok(state) => Ok(state.render()),
+            Ok(state) => Ok(state.render().map(|mut doc| {
+                if !stores.is_empty() {
+                    doc.pickup = self
+                        .slot_of(searcher, addr)
+                        .and_then(|slot| self.values.stores.pickup(slot, &state, stores));
+                }
+                doc
+            })),
             Err(StoredStateError::Index(e)) => Err(e),
             Err(StoredStateError::Decode(e)) => Err(tantivy::TantivyError::InternalError(format!(
                 "stored product state: {e}"

@@ -323,6 +323,7 @@ impl ProductState {
             updated_at: self.updated_at(),
             version,
             offers,
+            pickup: None,
         })
     }
 }

@@ -310,6 +310,8 @@ pub struct LiveValues {
     pub overlay: Overlay,
     /// The slot of each product known (the writer's; filled when the index is opened).
     pub slots: std::sync::Mutex<SlotMap>,
+    /// Quantities per store and the availability derived from them (see `stores`).
+    pub stores: crate::stores::StoreStock,
 }
 
 /// Product ids to slots.
@@ -345,6 +347,11 @@ impl SlotMap {
     /// Products with a slot.
     pub fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Every product with its slot.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.slots.iter().map(|(id, slot)| (id.as_str(), *slot))
     }
 
     /// Whether no product has a slot.

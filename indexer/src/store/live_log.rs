@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
+use schemas::state::Versioned;
 use schemas::values::{OfferValues, Overlay, OverlayEntry, ProductValues};
 use schemas::{LiveIndex, ProductState};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,18 @@ pub enum LiveFrame {
         /// The product.
         product_id: String,
     },
+    /// One store quantity record, as applied (it replaces every earlier frame of its
+    /// `(product, offer, store)`; never forgotten: see `schemas::stores`).
+    Stock {
+        /// The product.
+        product_id: String,
+        /// The offer.
+        offer_id: String,
+        /// The store.
+        store_id: String,
+        /// The versioned quantity.
+        record: Versioned<u64>,
+    },
 }
 
 /// A frame borrowed for writing: encodes exactly as the [`LiveFrame`] it mirrors (postcard
@@ -78,6 +91,17 @@ pub enum FrameRef<'a> {
         /// The product.
         product_id: &'a str,
     },
+    /// See [`LiveFrame::Stock`].
+    Stock {
+        /// The product.
+        product_id: &'a str,
+        /// The offer.
+        offer_id: &'a str,
+        /// The store.
+        store_id: &'a str,
+        /// The versioned quantity.
+        record: &'a Versioned<u64>,
+    },
 }
 
 #[cfg(test)]
@@ -87,6 +111,17 @@ impl LiveFrame {
         match self {
             LiveFrame::Offers { product_id, offers } => FrameRef::Offers { product_id, offers },
             LiveFrame::Forget { product_id } => FrameRef::Forget { product_id },
+            LiveFrame::Stock {
+                product_id,
+                offer_id,
+                store_id,
+                record,
+            } => FrameRef::Stock {
+                product_id,
+                offer_id,
+                store_id,
+                record,
+            },
         }
     }
 }
@@ -289,6 +324,8 @@ pub struct Restored {
     pub slots: usize,
     /// Products with live records replayed from the log.
     pub live: usize,
+    /// Store quantity records replayed from the log.
+    pub stock: usize,
     /// Frames read.
     pub frames: usize,
 }
@@ -329,6 +366,8 @@ pub fn restore(live: &LiveIndex, dir: &Path) -> Result<Restored, LiveLogError> {
     }
     let (frames, _) = read_frames(&dir.join(LIVE_LOG))?;
     let mut entries: HashMap<String, Option<Vec<OfferValues>>> = HashMap::new();
+    let mut stocked: HashMap<&str, u32> = HashMap::new();
+    let stock = &live.values.stores;
     for frame in &frames {
         match frame {
             LiveFrame::Offers { product_id, offers } => {
@@ -337,11 +376,28 @@ pub fn restore(live: &LiveIndex, dir: &Path) -> Result<Restored, LiveLogError> {
             LiveFrame::Forget { product_id } => {
                 entries.insert(product_id.clone(), None);
             }
+            LiveFrame::Stock {
+                product_id,
+                offer_id,
+                store_id,
+                record,
+            } => {
+                // Frames are written in the order records were applied: the last one wins.
+                let slot = slots.get_or_assign(product_id);
+                let key = (
+                    slot,
+                    stock.intern_store(store_id),
+                    stock.intern_offer(offer_id),
+                );
+                stock.set(key, record.clone());
+                stocked.insert(product_id, slot);
+            }
         }
     }
     let mut restored = Restored {
         slots: slots.len(),
         live: 0,
+        stock: stock.len(),
         frames: frames.len(),
     };
     for (product_id, offers) in entries {
@@ -354,10 +410,23 @@ pub fn restore(live: &LiveIndex, dir: &Path) -> Result<Restored, LiveLogError> {
         let mut state = stored.unwrap_or_else(|| ProductState::new(product_id.clone()));
         Overlay::apply(&mut state, &offers);
         live.values.columns.set(slot, ProductValues::of(&state));
+        if stocked.remove(product_id.as_str()).is_some() {
+            stock.refresh(slot, &state);
+        }
         live.values
             .overlay
             .set(slot, OverlayEntry { product_id, offers });
         restored.live += 1;
+    }
+    // The availability of stocked products without live price records: from their stored
+    // states.
+    for (product_id, slot) in stocked {
+        let stored = match live.find_product(&searcher, product_id) {
+            Ok(Some(addr)) => live.stored_state(&searcher, addr).ok(),
+            _ => None,
+        };
+        let state = stored.unwrap_or_else(|| ProductState::new(product_id));
+        stock.refresh(slot, &state);
     }
     Ok(restored)
 }

@@ -108,7 +108,7 @@ pub fn serve(index: Index, path: PathBuf, generation: Generation) -> Result<Live
         source: e.source,
     })?;
     if restored.frames > 0 {
-        tracing::info!(index = %path.display(), products = restored.slots, live_products = restored.live, frames = restored.frames, "live values restored from the live log");
+        tracing::info!(index = %path.display(), products = restored.slots, live_products = restored.live, store_records = restored.stock, frames = restored.frames, "live values restored from the live log");
     }
     Ok(live)
 }

@@ -109,10 +109,11 @@ impl ApiState {
     }
 }
 
-/// The read API's routes: `/search`, `/suggest`, `/products/{product_id}`.
+/// The read API's routes: `/search`, `/suggest`, `/products/{product_id}`, `/stores`.
 pub fn router(state: ApiState) -> Router {
     let router = Router::new()
         .route("/search", get(routes::search))
+        .route("/stores", get(routes::stores))
         .route("/suggest", get(routes::suggest))
         .route("/products/{product_id}", get(routes::get_product));
     let router = match cors(&state.settings.cors_origins) {

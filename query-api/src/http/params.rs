@@ -1,5 +1,6 @@
-//! Parsing and validating the query string of `GET /search` and `GET /suggest` into the
-//! search's request types ([`SearchParams`], [`SuggestParams`]).
+//! Parsing and validating the query string of `GET /search`, `GET /products/{id}` and
+//! `GET /suggest` into the search's request types ([`SearchParams`], [`ProductParams`],
+//! [`SuggestParams`]).
 //!
 //! The query string is decoded by hand (not through serde) so that every problem gets a
 //! precise message: an unknown parameter, a repeated one that may not repeat, a value of the
@@ -8,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::error::ApiError;
-use crate::search::{Facet, SearchParams, Sort, SuggestParams};
+use crate::search::{Facet, ProductParams, SearchParams, Sort, SuggestParams};
 
 /// Longest accepted `q`, in characters.
 pub const MAX_Q_CHARS: usize = 512;
@@ -23,6 +24,10 @@ pub const MAX_ATTR_FILTERS: usize = 20;
 pub const MAX_FACETS: usize = 10;
 /// Longest accepted filter value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 256;
+/// Longest store id (the event contract's limit).
+pub const MAX_STORE_ID_BYTES: usize = 64;
+/// Most `pickup_store` values of one search.
+pub const MAX_PICKUP_STORES: usize = 20;
 
 /// The facet a `facets=` entry names.
 fn facet(s: &str) -> Result<Facet, ApiError> {
@@ -84,6 +89,21 @@ fn attr_name(name: &str, context: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// A store id: 1 to [`MAX_STORE_ID_BYTES`] bytes without control characters, as in events.
+fn store_id(name: &str, value: &str) -> Result<String, ApiError> {
+    if value.is_empty() || value.len() > MAX_STORE_ID_BYTES {
+        return Err(invalid(format!(
+            "{name} must be a store id of 1 to {MAX_STORE_ID_BYTES} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "{name} must not contain control characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
 fn price(name: &str, value: &str) -> Result<u64, ApiError> {
     value.parse::<u64>().map_err(|_| {
         invalid(format!(
@@ -141,6 +161,17 @@ impl SearchParams {
             }
             "brand" => push_limited(&mut self.brands, "brand", value)?,
             "seller_id" => push_limited(&mut self.seller_ids, "seller_id", value)?,
+            "pickup_store" => {
+                if self.pickup_stores.len() >= MAX_PICKUP_STORES {
+                    return Err(invalid(format!(
+                        "pickup_store may be given at most {MAX_PICKUP_STORES} times"
+                    )));
+                }
+                let store = store_id("pickup_store", value)?;
+                if !self.pickup_stores.contains(&store) {
+                    self.pickup_stores.push(store);
+                }
+            }
             "category" => {
                 once(seen, "category")?;
                 self.category = Some(category_path(value)?);
@@ -299,7 +330,7 @@ fn reject_unknown(unknown: &[String]) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::UnknownParameter(format!(
-        "unknown parameter{} {}; /search accepts q, brand, category, min_price, max_price, in_stock, seller_id, attr.NAME, sort, page, per_page, facets",
+        "unknown parameter{} {}; /search accepts q, brand, category, min_price, max_price, in_stock, seller_id, pickup_store, attr.NAME, sort, page, per_page, facets",
         if unknown.len() > 1 { "s" } else { "" },
         unknown
             .iter()
@@ -307,6 +338,29 @@ fn reject_unknown(unknown: &[String]) -> Result<(), ApiError> {
             .collect::<Vec<_>>()
             .join(", ")
     )))
+}
+
+impl ProductParams {
+    /// Parses and validates the query pairs of `GET /products/{id}`.
+    pub fn parse(pairs: &[(String, String)]) -> Result<ProductParams, ApiError> {
+        let mut p = ProductParams::default();
+        let mut seen = Vec::new();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "store" => {
+                    once(&mut seen, "store")?;
+                    p.store = Some(store_id("store", value)?);
+                }
+                other => {
+                    return Err(ApiError::UnknownParameter(format!(
+                        "unknown parameter {:?}; /products/{{id}} accepts store",
+                        truncate(other)
+                    )))
+                }
+            }
+        }
+        Ok(p)
+    }
 }
 
 impl SuggestParams {

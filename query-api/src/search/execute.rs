@@ -233,6 +233,7 @@ pub fn search_with(
         relevance,
         include_canaries: options.include_canaries,
         live: index.values.columns.view(),
+        stores: &index.values.stores,
     };
     // Browsing without words has no relevance: show the newest first.
     let sort = if words.is_empty() && p.sort == Sort::Relevance {
@@ -242,7 +243,7 @@ pub fn search_with(
     };
     let all = required_words(&words);
     let (page, required) = collect_relaxing(&searcher, &builder, &words, p, sort, &deadline)?;
-    let hits = render_hits(index, &searcher, page.top, &words)?;
+    let hits = render_hits(index, &searcher, page.top, &words, &p.pickup_stores)?;
     let facets_approximate = page
         .facets
         .iter()
@@ -371,10 +372,11 @@ fn render_hits(
     searcher: &Searcher,
     top: Vec<(Score, DocAddress)>,
     words: &[Word],
+    pickup_stores: &[String],
 ) -> Result<Vec<Hit>, SearchError> {
     let mut hits = Vec::with_capacity(top.len());
     for (score, addr) in top {
-        if let Some(product) = index.document(searcher, addr)? {
+        if let Some(product) = index.document_at_stores(searcher, addr, pickup_stores)? {
             let title = highlight(&product.title, words);
             hits.push(Hit {
                 score,

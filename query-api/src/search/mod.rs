@@ -31,5 +31,5 @@ pub use error::SearchError;
 pub use execute::{search, search_with, Highlights, Hit, SearchOptions, SearchResponse};
 pub use facets::FacetValue;
 pub use query::Relevance;
-pub use request::{Facet, SearchParams, Sort, SuggestParams};
+pub use request::{Facet, ProductParams, SearchParams, Sort, SuggestParams};
 pub use suggest::{suggest, SuggestResponse, Suggestion, SuggestionKind};

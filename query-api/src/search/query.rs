@@ -38,6 +38,7 @@
 //! `visible:true` (as "not `visible:false`", the cheaper form) and excludes canaries.
 
 use schemas::index::normalize_keyword;
+use schemas::stores::StoreStock;
 use schemas::values::{ColumnsView, SegmentValues};
 use schemas::IndexFields;
 use tantivy::query::{
@@ -108,6 +109,8 @@ pub struct QueryBuilder<'a> {
     pub include_canaries: bool,
     /// The live prices and stock the price and stock filters read.
     pub live: ColumnsView,
+    /// The store quantities the `pickup_store` filter reads.
+    pub stores: &'a StoreStock,
 }
 
 impl QueryBuilder<'_> {
@@ -277,11 +280,32 @@ impl QueryBuilder<'_> {
         } else {
             clauses.push((Occur::Must, self.text_query(words, required)));
         }
-        let query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        match self.live_filter(p) {
-            Some(predicate) => Box::new(PredicateQuery::new("live_price_stock", query, predicate)),
-            None => query,
+        let mut query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+        if let Some(predicate) = self.live_filter(p) {
+            query = Box::new(PredicateQuery::new("live_price_stock", query, predicate));
         }
+        if let Some(predicate) = self.pickup_filter(p) {
+            query = Box::new(PredicateQuery::new("pickup_store", query, predicate));
+        }
+        query
+    }
+
+    /// The `pickup_store` filter (issue #15 part B), if any: products in stock at one of
+    /// the stores now, read from the availability bits by slot (see `schemas::stores`).
+    fn pickup_filter(&self, p: &SearchParams) -> Option<crate::scorers::SegmentPredicate> {
+        if p.pickup_stores.is_empty() {
+            return None;
+        }
+        let view = self.stores.view(&p.pickup_stores);
+        Some(std::sync::Arc::new(move |segment| {
+            let slot = segment.fast_fields().u64(schemas::index::names::SLOT).ok();
+            let view = view.clone();
+            Box::new(move |doc| {
+                slot.as_ref()
+                    .and_then(|c| c.first(doc))
+                    .is_some_and(|s| view.any(s))
+            })
+        }))
     }
 }
 

@@ -75,6 +75,9 @@ pub struct SearchParams {
     pub in_stock: Option<bool>,
     /// Sellers, any of them.
     pub seller_ids: Vec<String>,
+    /// Stores where the product must be in stock for pickup, any of them (issue #15 part
+    /// B); each hit then carries its `pickup` block.
+    pub pickup_stores: Vec<String>,
     /// `attr.NAME=VALUE` filters: values OR'ed per name, names AND'ed.
     pub attrs: BTreeMap<String, Vec<String>>,
     /// The order of the hits.
@@ -92,6 +95,13 @@ impl SearchParams {
     pub fn offset(&self) -> usize {
         ((self.page - 1) * self.per_page) as usize
     }
+}
+
+/// Validated parameters of `GET /products/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProductParams {
+    /// The store to show the `pickup` block of.
+    pub store: Option<String>,
 }
 
 /// Validated parameters of `GET /suggest`.

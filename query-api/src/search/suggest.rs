@@ -116,6 +116,7 @@ pub fn suggest(
         relevance,
         include_canaries: false,
         live: index.values.columns.view(),
+        stores: &index.values.stores,
     };
     let query = builder.query(&SearchParams::default(), &words, required_words(&words));
     let mut top = searcher.search(

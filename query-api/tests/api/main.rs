@@ -2,4 +2,5 @@
 
 mod common;
 mod hardening;
+mod pickup;
 mod search;

@@ -25,6 +25,11 @@
 //! - Records are keyed by `(product_id, offer_id)`: an offer id reused under another product
 //!   is another record. Moving an offer between products is a delete on the old product and a
 //!   create on the new one.
+//! - An inventory event with a `store_id` sets the `(product_id, offer_id, store_id)` record,
+//!   by the same rule ([`apply_store`]). Store records live beside the state, on the live path
+//!   only (`schemas::stores`); they never change the document's online fields (`in_stock`,
+//!   `price_cents`, `updated_at`) and are shown as the `pickup` block when a store is asked
+//!   for.
 //!
 //! # The document
 //!
@@ -47,7 +52,7 @@ pub use schemas::state::{
 
 use std::cmp::Ordering;
 
-use schemas::{Event, OfferEvent, ProductEvent};
+use schemas::{Event, InventoryEvent, OfferEvent, ProductEvent};
 use serde::Serialize;
 
 /// What applying an event did.
@@ -128,11 +133,25 @@ pub fn apply(state: &mut ProductState, event: &Event) -> Outcome {
                 list_price_cents: p.list_price_cents,
             })
         }
+        Event::Inventory(i) if i.store_id.is_some() => {
+            debug_assert!(
+                false,
+                "store quantity of {} applied to its state",
+                i.product_id
+            );
+            Outcome::Stale
+        }
         Event::Inventory(i) => {
             let slot = slot(state, &i.offer_id);
             replace(&mut slot.inventory, version, ts, || i.quantity)
         }
     }
+}
+
+/// Applies an inventory event with a `store_id` to its `(product, offer, store)` record,
+/// which lives beside the state (`schemas::stores`): the same rule as every record.
+pub fn apply_store(record: &mut Option<Versioned<u64>>, event: &InventoryEvent) -> Outcome {
+    replace(record, event.version, event.ts, || event.quantity)
 }
 
 /// The stored product record of an event (`None`: a tombstone).

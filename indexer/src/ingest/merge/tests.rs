@@ -104,6 +104,7 @@ impl Op {
                 version,
                 ts,
                 quantity: u64::from(seed % 3),
+                store_id: None,
             }),
         }
     }
@@ -272,6 +273,7 @@ fn model_documents(ops: &[Op]) -> BTreeMap<String, ProductDocument> {
                 updated_at,
                 version: product.version,
                 offers,
+                pickup: None,
             },
         );
     }

@@ -10,7 +10,11 @@ use super::clock::is_change;
 use super::{Writer, WriterError};
 use crate::ingest::dead_letters::Confirmed;
 use crate::models::{CommitPayload, CommitTrigger, Positions};
-use schemas::values::{OfferValues, OverlayEntry, ProductValues};
+use std::collections::{HashMap, HashSet};
+
+use schemas::state::Versioned;
+use schemas::stores::StockKey;
+use schemas::values::{LiveValues, OfferValues, OverlayEntry, ProductValues};
 
 use super::pending::Sample;
 use crate::store::live_log::FrameRef;
@@ -23,6 +27,38 @@ const OPS_PER_BATCH: usize = 512;
 /// dead-letter topic is healthy (a few ms normally; past it, the letters are confirmed by a
 /// later commit and their partitions held back until then).
 const CONFIRM_WAIT: Duration = Duration::from_secs(1);
+
+/// The names behind the interned ids of store records, for their frames.
+struct StockNames {
+    products: HashMap<u32, String>,
+    stores: Vec<std::sync::Arc<str>>,
+    offers: HashMap<u32, std::sync::Arc<str>>,
+}
+
+impl StockNames {
+    fn of(values: &LiveValues, records: &[(StockKey, Versioned<u64>)]) -> StockNames {
+        let stock = &values.stores;
+        let slots: HashSet<u32> = records.iter().map(|(k, _)| k.0).collect();
+        let products = crate::util::lock(&values.slots)
+            .iter()
+            .filter(|(_, slot)| slots.contains(slot))
+            .map(|(id, slot)| (slot, id.to_owned()))
+            .collect();
+        let mut stores = Vec::new();
+        while let Some(name) = stock.store_name(stores.len() as u32) {
+            stores.push(name);
+        }
+        let offers = records
+            .iter()
+            .filter_map(|(k, _)| Some((k.2, stock.offer_name(k.2)?)))
+            .collect();
+        StockNames {
+            products,
+            stores,
+            offers,
+        }
+    }
+}
 
 /// Outcome of a commit, for tests and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +159,9 @@ impl Writer {
         for (_, product_id) in &forget {
             log.append(FrameRef::Forget { product_id });
         }
+        for change in self.store_held.values() {
+            log.append(change.frame());
+        }
         log.sync()?;
         Ok(forget.into_iter().map(|(slot, _)| slot).collect())
     }
@@ -150,6 +189,16 @@ impl Writer {
         for slot in forget {
             values.overlay.remove(*slot);
         }
+        // Store quantities held for the commit, then the availability of every re-indexed
+        // product with store records, from its committed state.
+        for (key, change) in self.store_held.drain() {
+            values.stores.set(key, change.record);
+        }
+        for (id, state) in self.pending.states() {
+            if let Some(slot) = slots.get(id) {
+                values.stores.refresh(slot, state);
+            }
+        }
         self.live_touched.clear();
     }
 
@@ -159,11 +208,23 @@ impl Writer {
             return Ok(());
         };
         if log.wants_rotation() {
-            let entries = self.handles.live.values.overlay.entries();
-            log.rotate(entries.iter().map(|(_, e)| FrameRef::Offers {
+            let values = &self.handles.live.values;
+            let entries = values.overlay.entries();
+            let stock = values.stores.records();
+            let names = StockNames::of(values, &stock);
+            let offers = entries.iter().map(|(_, e)| FrameRef::Offers {
                 product_id: &e.product_id,
                 offers: &e.offers,
-            }))?;
+            });
+            let stock = stock.iter().filter_map(|(key, record)| {
+                Some(FrameRef::Stock {
+                    product_id: names.products.get(&key.0)?,
+                    store_id: names.stores.get(key.1 as usize)?,
+                    offer_id: names.offers.get(&key.2)?,
+                    record,
+                })
+            });
+            log.rotate(offers.chain(stock))?;
         }
         Ok(())
     }

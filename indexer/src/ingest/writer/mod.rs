@@ -26,8 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use schemas::state::Versioned;
+use schemas::stores::StockKey;
 use schemas::values::{OfferValues, OverlayEntry, ProductValues};
-use schemas::{Event, LiveIndex};
+use schemas::{Event, InventoryEvent, LiveIndex};
 use tantivy::IndexWriter;
 
 pub use self::lookup::LookupError;
@@ -114,6 +116,14 @@ struct LiveChange {
     values: ProductValues,
 }
 
+/// A store quantity applied on the live path (see `schemas::stores`), to publish.
+struct StoreChange {
+    product_id: String,
+    offer_id: String,
+    store_id: String,
+    record: Versioned<u64>,
+}
+
 /// Price and inventory events take the live path (see `schemas::values`).
 fn is_live(event: &Event) -> bool {
     matches!(event, Event::Price(_) | Event::Inventory(_))
@@ -156,6 +166,23 @@ pub struct Writer {
     /// Slots whose overlay entry the last commit folded into the index (forgotten at the
     /// next commit unless changed on the live path meanwhile).
     folded: HashSet<u32>,
+    /// Store quantities applied in the current batch, published at its end.
+    store_batch: HashMap<StockKey, StoreChange>,
+    /// Store quantities of products pending on the indexed path: published with the commit
+    /// that shows the product's new state (their availability depends on it).
+    store_held: HashMap<StockKey, StoreChange>,
+}
+
+impl StoreChange {
+    /// Its live-log frame.
+    fn frame(&self) -> FrameRef<'_> {
+        FrameRef::Stock {
+            product_id: &self.product_id,
+            offer_id: &self.offer_id,
+            store_id: &self.store_id,
+            record: &self.record,
+        }
+    }
 }
 
 impl Writer {
@@ -181,6 +208,8 @@ impl Writer {
             live_samples: Vec::new(),
             live_touched: HashSet::new(),
             folded: HashSet::new(),
+            store_batch: HashMap::new(),
+            store_held: HashMap::new(),
             config,
         }
     }
@@ -341,7 +370,15 @@ impl Writer {
                     kafka_ts_ms: record.kafka_ts_ms,
                 };
                 let pid = event.product_id();
-                let outcome = if is_live(event) && !self.pending.contains(pid) {
+                let outcome = if let Event::Inventory(
+                    i @ InventoryEvent {
+                        store_id: Some(store_id),
+                        ..
+                    },
+                ) = event
+                {
+                    self.apply_store(i, store_id, sample)
+                } else if is_live(event) && !self.pending.contains(pid) {
                     self.apply_live(event, sample)?
                 } else {
                     let (states, index, batch) =
@@ -413,11 +450,63 @@ impl Writer {
         Ok(outcome)
     }
 
+    /// Applies a store quantity (an inventory event with a `store_id`): the record changes
+    /// at the end of the batch, or with the next commit if the product is pending there.
+    fn apply_store(&mut self, event: &InventoryEvent, store_id: &str, sample: Sample) -> Outcome {
+        let values = &self.handles.live.values;
+        let slot = crate::util::lock(&values.slots).get_or_assign(&event.product_id);
+        let stock = &values.stores;
+        let key = (
+            slot,
+            stock.intern_store(store_id),
+            stock.intern_offer(&event.offer_id),
+        );
+        let mut record = self
+            .store_held
+            .get(&key)
+            .or_else(|| self.store_batch.get(&key))
+            .map(|c| c.record.clone())
+            .or_else(|| stock.get(key));
+        panic::failpoint("ingest::apply", &event.product_id);
+        let outcome = merge::apply_store(&mut record, event);
+        if let (Outcome::Applied, Some(record)) = (outcome, record) {
+            let change = StoreChange {
+                product_id: event.product_id.clone(),
+                offer_id: event.offer_id.clone(),
+                store_id: store_id.to_owned(),
+                record,
+            };
+            if self.pending.contains(&event.product_id) {
+                self.store_batch.remove(&key);
+                self.store_held.insert(key, change);
+                self.pending.observe(sample);
+            } else {
+                self.store_batch.insert(key, change);
+                self.live_samples.push(sample);
+            }
+        }
+        outcome
+    }
+
     /// Makes the live changes of a batch visible: their frames written to the live log
-    /// first (a crash keeps what a shopper saw), then the overlay and the columns.
+    /// first (a crash keeps what a shopper saw), then the overlay and the columns, then the
+    /// store quantities and the availability they and the new prices derive.
     fn publish_live(&mut self) -> Result<(), WriterError> {
-        if self.live_batch.is_empty() {
+        if self.live_batch.is_empty() && self.store_batch.is_empty() {
             return Ok(());
+        }
+        // A product that became pending later in the batch shows its store quantities with
+        // the commit that shows its new state.
+        let held: Vec<StockKey> = self
+            .store_batch
+            .iter()
+            .filter(|(_, c)| self.pending.contains(&c.product_id))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in held {
+            if let Some(change) = self.store_batch.remove(&key) {
+                self.store_held.insert(key, change);
+            }
         }
         if let Some(log) = &mut self.handles.live_log {
             for (product_id, change) in &self.live_batch {
@@ -426,13 +515,22 @@ impl Writer {
                     offers: &change.offers,
                 });
             }
+            for change in self.store_batch.values() {
+                log.append(change.frame());
+            }
             log.flush()?;
         }
         let values = &self.handles.live.values;
         let mut slots = crate::util::lock(&values.slots);
+        // Products whose availability may have changed: a price on one of their offers, or
+        // a store quantity (`None`: every store of the product).
+        let mut refresh: Vec<(u32, String, Option<u32>)> = Vec::new();
         for (product_id, change) in self.live_batch.drain() {
             let slot = slots.get_or_assign(&product_id);
             values.columns.set(slot, change.values);
+            if !values.stores.stores_of(slot).is_empty() {
+                refresh.push((slot, product_id.clone(), None));
+            }
             values.overlay.set(
                 slot,
                 OverlayEntry {
@@ -443,8 +541,33 @@ impl Writer {
             self.live_touched.insert(slot);
         }
         drop(slots);
+        for (key, change) in self.store_batch.drain() {
+            values.stores.set(key, change.record);
+            refresh.push((key.0, change.product_id, Some(key.1)));
+        }
+        self.refresh_availability(refresh)?;
         let samples = std::mem::take(&mut self.live_samples);
         self.observe_freshness(FreshnessPath::live, now_ms(), samples);
+        Ok(())
+    }
+
+    /// Re-derives the availability of `(slot, product, store or every store)` from the
+    /// products' states as shoppers see them (none is pending).
+    fn refresh_availability(
+        &mut self,
+        refresh: Vec<(u32, String, Option<u32>)>,
+    ) -> Result<(), WriterError> {
+        let index = &self.handles.live;
+        let no_batch = HashMap::new();
+        for (slot, product_id, store) in refresh {
+            let state = self.states.get_mut(index, &product_id, || {
+                live_offers(index, &no_batch, &product_id)
+            })?;
+            match store {
+                Some(store) => index.values.stores.refresh_store(slot, store, state),
+                None => index.values.stores.refresh(slot, state),
+            }
+        }
         Ok(())
     }
 

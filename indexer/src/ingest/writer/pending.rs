@@ -103,6 +103,12 @@ impl Pending {
         self.samples.push(sample);
     }
 
+    /// A change that becomes visible with the commit without changing a document (a store
+    /// quantity of a pending product): only its freshness sample.
+    pub fn observe(&mut self, sample: Sample) {
+        self.samples.push(sample);
+    }
+
     /// The operations of up to `n` products not sent yet, marked as sent.
     pub fn send_ahead(
         &mut self,

@@ -4,7 +4,9 @@
 //! scratch with every event re-indexed, for every answer that reads prices or stock:
 //! documents, price and stock filters, price sorts, newest sort, the price facet, totals;
 //! and so does the index reopened after a crash (the live log replayed, Kafka re-read from
-//! the last commit).
+//! the last commit). Store quantities (issue #15 part B) are interleaved with the rest:
+//! the `pickup_store` filter, its `pickup` blocks and `GET /products/{id}?store=` must agree
+//! with an independent model of the store records over the same final states.
 
 use std::sync::Arc;
 
@@ -14,7 +16,13 @@ use query_api::{Facet, Relevance, SearchParams, Sort};
 use schemas::{EventKind, LiveIndex};
 
 use super::{Writer, WriterConfig, WriterHandles};
-use crate::ingest::merge::tests::{arb_set_and_delivery, catalog_of, Op, Record};
+use std::collections::BTreeMap;
+
+use schemas::state::Versioned;
+use schemas::{Event, InventoryEvent, ProductState};
+
+use crate::ingest::merge;
+use crate::ingest::merge::tests::{arb_set_and_delivery, Op, Record};
 use crate::models::{
     CommitTrigger, PerKind, Positions, RecordBatch, RecordBody, SourceRecord, Topics,
 };
@@ -58,13 +66,79 @@ fn writer(live: Arc<LiveIndex>, from: Positions) -> Writer {
     Writer::new(config, handles, from)
 }
 
+/// One generated store quantity: product, offer, store, version, seed (quantity and `ts`).
+type StoreOp = (u8, u8, u8, u64, u8);
+
+fn store_event((p, o, store, version, seed): StoreOp) -> Event {
+    Event::Inventory(InventoryEvent {
+        offer_id: format!("o{o}"),
+        product_id: format!("p{p}"),
+        version,
+        ts: 1_000 + version * 10 + u64::from(seed % 7),
+        quantity: u64::from(seed % 3),
+        store_id: Some(format!("s{store}")),
+    })
+}
+
+fn arb_store_ops() -> impl Strategy<Value = Vec<(usize, StoreOp)>> {
+    proptest::collection::vec(
+        (
+            any::<usize>(),
+            (0u8..3, 0u8..4, 0u8..2, 0u64..6, any::<u8>()),
+        ),
+        0..24,
+    )
+}
+
+/// `delivery`'s events with each store op inserted at its (random) position.
+fn with_stores(delivery: &[Op], stores: &[(usize, StoreOp)]) -> Vec<Event> {
+    let mut events: Vec<Event> = delivery.iter().map(Op::event).collect();
+    for (at, op) in stores {
+        let at = at % (events.len() + 1);
+        events.insert(at, store_event(*op));
+    }
+    events
+}
+
+/// The model of the store records: per `(product, offer, store)`, the winner over every
+/// event of it, by version, then `ts`, then content hash (the rule, applied to the set).
+fn store_model(events: &[Event]) -> BTreeMap<(String, String, String), Versioned<u64>> {
+    let mut out: BTreeMap<(String, String, String), Versioned<u64>> = BTreeMap::new();
+    for e in events {
+        let Event::Inventory(i) = e else { continue };
+        let Some(store) = &i.store_id else { continue };
+        let key = (i.product_id.clone(), i.offer_id.clone(), store.clone());
+        let rank = |v: u64, ts: u64, q: u64| (v, ts, merge::content_hash(&q));
+        let wins = out
+            .get(&key)
+            .is_none_or(|c| rank(i.version, i.ts, i.quantity) > rank(c.version, c.ts, c.value));
+        if wins {
+            out.insert(
+                key,
+                Versioned {
+                    version: i.version,
+                    ts: i.ts,
+                    value: i.quantity,
+                },
+            );
+        }
+    }
+    out
+}
+
 /// Every event on partition 0 of its kind's topic, at consecutive offsets per topic from
 /// `next` (which is left past the last).
 fn records(delivery: &[Op], next: &mut PerKind<i64>) -> Vec<SourceRecord> {
-    delivery
+    let events: Vec<Event> = delivery.iter().map(Op::event).collect();
+    event_records(&events, next)
+}
+
+/// [`records`] of events.
+fn event_records(events: &[Event], next: &mut PerKind<i64>) -> Vec<SourceRecord> {
+    events
         .iter()
-        .map(|op| {
-            let event = op.event();
+        .map(|event| {
+            let event = event.clone();
             let kind: EventKind = event.kind();
             let offset = next[kind];
             next[kind] += 1;
@@ -97,9 +171,34 @@ fn deliver(w: &mut Writer, records: &[SourceRecord], cuts: &[bool]) {
 /// What shoppers can see of the catalog, in a form two indexes can be compared by.
 fn answers(index: &LiveIndex) -> Vec<String> {
     let mut out = Vec::new();
+    let stores = ["s0".to_owned(), "s1".to_owned()];
     for p in 0..3 {
         let id = format!("p{p}");
         out.push(format!("{id}: {:?}", index.product(&id).unwrap()));
+        for store in &stores {
+            let doc = index.product_at_stores(&id, std::slice::from_ref(store));
+            out.push(format!(
+                "{id} at {store}: {:?}",
+                doc.unwrap().map(|d| d.pickup)
+            ));
+        }
+    }
+    for pickup_stores in [vec![stores[0].clone()], stores.to_vec()] {
+        let p = SearchParams {
+            pickup_stores: pickup_stores.clone(),
+            sort: Sort::PriceAsc,
+            page: 1,
+            per_page: 10,
+            facets: vec![Facet::Price],
+            ..SearchParams::default()
+        };
+        let r = query_api::search(index, Relevance::default(), &p).unwrap();
+        let mut products: Vec<String> = r.hits.iter().map(|h| format!("{:?}", h.product)).collect();
+        products.sort();
+        out.push(format!(
+            "pickup {pickup_stores:?}: total {} facets {:?} products {products:?}",
+            r.total, r.facets
+        ));
     }
     let filters: [(Option<u64>, Option<u64>, Option<bool>); 5] = [
         (None, None, None),
@@ -143,19 +242,41 @@ fn answers(index: &LiveIndex) -> Vec<String> {
     out
 }
 
-/// The index a from-scratch re-index of every event gives.
-fn oracle(delivery: &[Op]) -> LiveIndex {
-    let catalog = catalog_of(delivery);
+/// The index a from-scratch re-index of every event gives, with the store records of the
+/// model and their availability derived once from the final states.
+fn oracle(events: &[Event]) -> LiveIndex {
+    let catalog: crate::ingest::merge::MergedCatalog = events
+        .iter()
+        .filter(|e| !matches!(e, Event::Inventory(i) if i.store_id.is_some()))
+        .collect();
     let fields = schemas::IndexFields::new();
     let index = tantivy::Index::create_in_ram(fields.schema.clone());
     schemas::index::register_analyzers(&index);
     let mut w: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
-    for s in catalog.states() {
-        w.add_document(fields.document(s)).unwrap();
+    let states: Vec<&ProductState> = catalog.states().collect();
+    for (slot, s) in states.iter().enumerate() {
+        w.add_document(fields.document_in(s, Some(slot as u32)))
+            .unwrap();
     }
     w.commit().unwrap();
     let reader = index.reader().unwrap();
-    LiveIndex::new(index, reader, fields, None, 0)
+    let live = LiveIndex::new(index, reader, fields, None, 0);
+    let stock = &live.values.stores;
+    for ((product, offer, store), record) in store_model(events) {
+        let Some(slot) = states.iter().position(|s| s.product_id == product) else {
+            continue;
+        };
+        let key = (
+            slot as u32,
+            stock.intern_store(&store),
+            stock.intern_offer(&offer),
+        );
+        stock.set(key, record);
+    }
+    for (slot, s) in states.iter().enumerate() {
+        stock.refresh(slot as u32, s);
+    }
+    live
 }
 
 /// Price and inventory events only, for records the delivery may or may not know, with
@@ -190,6 +311,7 @@ proptest! {
     #[test]
     fn the_live_path_answers_exactly_like_a_full_reindex_before_and_after_a_crash(
         (_, delivery) in arb_set_and_delivery(40),
+        store_ops in arb_store_ops(),
         cuts in proptest::collection::vec(any::<bool>(), 0..20),
         crash_after in 0usize..20,
         tail in arb_live_tail(),
@@ -199,8 +321,9 @@ proptest! {
         create_index(&dir).unwrap();
         let live = open(&dir);
         let mut next = PerKind::from_fn(|_| 0i64);
-        let recs = records(&delivery, &mut next);
-        let expected = answers(&oracle(&delivery));
+        let events = with_stores(&delivery, &store_ops);
+        let recs = event_records(&events, &mut next);
+        let expected = answers(&oracle(&events));
 
         let mut w = writer(live.clone(), Positions::new());
         deliver(&mut w, &recs, &cuts);
@@ -209,7 +332,11 @@ proptest! {
 
         // Then prices and stock only, never committed: every answer must already show them.
         let tail_records = records(&tail, &mut next);
-        let everything: Vec<Op> = delivery.iter().chain(&tail).copied().collect();
+        let everything: Vec<Event> = events
+            .iter()
+            .cloned()
+            .chain(tail.iter().map(Op::event))
+            .collect();
         let expected_tail = answers(&oracle(&everything));
         deliver(&mut w, &tail_records, &[]);
         prop_assert_eq!(answers(&live), expected_tail.clone(), "live tail, uncommitted");

@@ -271,6 +271,7 @@ impl GeneratedCatalog {
             } else {
                 rng.random_range(1..200)
             },
+            store_id: None,
         }
     }
 

@@ -88,6 +88,7 @@ pub fn random_events(seed: u64, products: usize) -> Vec<Event> {
                         version,
                         ts: 1_700_000_000_000 + version * 11,
                         quantity: rng.random_range(0..4),
+                        store_id: None,
                     }));
                 }
             }

@@ -246,6 +246,29 @@ pub fn live_index_of(all: &[ProductState]) -> LiveIndex {
     served(index, fields)
 }
 
+/// `all`, indexed in memory with slot `i` for `all[i]` (the live values' slots), in one
+/// segment.
+pub fn live_index_with_slots(all: &[ProductState]) -> LiveIndex {
+    let fields = IndexFields::new();
+    let index = Index::create_in_ram(fields.schema.clone());
+    schemas::index::register_analyzers(&index);
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 20_000_000).unwrap();
+    for (i, s) in all.iter().enumerate() {
+        writer
+            .add_document(fields.document_in(s, Some(i as u32)))
+            .unwrap();
+    }
+    writer.commit().unwrap();
+    let live = served(index, fields);
+    {
+        let mut slots = live.values.slots.lock().unwrap();
+        for (i, s) in all.iter().enumerate() {
+            slots.insert(s.product_id.clone(), i as u32);
+        }
+    }
+    live
+}
+
 pub fn app_with(settings: SearchSettings) -> Router {
     let state = ApiState::new(SharedIndex::new(live_index()), settings);
     query_api::router(state).fallback(query_api::not_found)
