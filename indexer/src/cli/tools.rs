@@ -30,6 +30,10 @@ pub struct DemoArgs {
     /// Seed of the generated catalog and changes.
     #[arg(long, env = "INDEXER_SEED", default_value_t = 42)]
     pub seed: u64,
+    /// Stores with quantities for pickup (the shop page's store picker; 0: none).
+    #[arg(long, env = "INDEXER_STORES", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub stores: u64,
     /// Share of invalid events mixed into the stream (they go to the dead-letter topic).
     #[arg(long, env = "INDEXER_INVALID_RATIO", default_value_t = 0.001, value_parser = parse_share)]
     pub invalid_ratio: f64,
@@ -121,6 +125,13 @@ pub struct GenerateArgs {
           value_parser = clap::value_parser!(u64).range(1..=5))]
     pub max_offers: u64,
 
+    /// Stores with quantities for pickup (`store-000` ...): each product's first offer is
+    /// stocked at about 30% of them, and half the inventory changes of the stream are a
+    /// store's. 0: online quantities only.
+    #[arg(long, env = "INDEXER_STORES", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub stores: u64,
+
     /// Events per second, at most.
     #[arg(long, env = "INDEXER_RATE", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -187,6 +198,7 @@ impl From<&GenerateArgs> for Publication {
             },
             products: args.products as usize,
             max_offers: args.max_offers as usize,
+            stores: args.stores as usize,
             rate: args.rate,
             seed: args.seed,
             invalid_ratio: args.invalid_ratio,

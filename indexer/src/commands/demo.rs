@@ -150,6 +150,8 @@ fn generate_args(
         &args.products.to_string(),
         "--seed",
         &args.seed.to_string(),
+        "--stores",
+        &args.stores.to_string(),
     ]
     .iter()
     .map(|s| (*s).to_owned())

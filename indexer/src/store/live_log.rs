@@ -199,6 +199,8 @@ pub struct LiveLog {
     unsynced: bool,
     /// Size right after the last compaction.
     compacted: u64,
+    /// Compact past this size (or twice `compacted`): [`ROTATE_BYTES`] but in tests.
+    rotate_bytes: u64,
 }
 
 impl std::fmt::Debug for LiveLog {
@@ -230,6 +232,7 @@ impl LiveLog {
             bytes: valid,
             unsynced: false,
             compacted: 0,
+            rotate_bytes: ROTATE_BYTES,
         };
         log.seek_end()?;
         Ok(log)
@@ -279,7 +282,14 @@ impl LiveLog {
 
     /// Whether the log is due for compaction.
     pub fn wants_rotation(&self) -> bool {
-        self.bytes > ROTATE_BYTES.max(2 * self.compacted)
+        self.bytes > self.rotate_bytes.max(2 * self.compacted)
+    }
+
+    /// Compacts whenever the log doubled since the last compaction (tests of compaction).
+    #[cfg(test)]
+    pub fn compact_often(mut self) -> LiveLog {
+        self.rotate_bytes = 0;
+        self
     }
 
     /// Replaces the log by `frames` (the overlay's entries now), atomically: temporary

@@ -71,6 +71,8 @@ pub struct Publication {
     pub products: usize,
     /// Offers per product, at most.
     pub max_offers: usize,
+    /// Stores with quantities (0: online only).
+    pub stores: usize,
     /// Events per second, at most.
     pub rate: u64,
     /// The seed of catalog and changes.
@@ -118,7 +120,9 @@ impl Publication {
             CatalogSource::Csv(path) => GeneratedCatalog::from_csv(self.seed, self.products, path)?,
             CatalogSource::Synthetic => GeneratedCatalog::synthetic(self.seed, self.products),
         };
-        Ok(catalog.with_max_offers(self.max_offers))
+        Ok(catalog
+            .with_max_offers(self.max_offers)
+            .with_stores(self.stores))
     }
 
     fn producer(&self) -> Result<ThreadedProducer<DefaultProducerContext>, PublishError> {

@@ -19,16 +19,6 @@ fn id(i: usize) -> String {
     format!("live-{i}")
 }
 
-fn send(kafka: &TestKafka, kind: EventKind, key: &str, json: &str) {
-    kafka.produce_raw(
-        kafka.topic(kind),
-        None,
-        Some(key.as_bytes()),
-        Some(json.as_bytes()),
-        &[],
-    );
-}
-
 fn price_event(product: &str, version: u64) -> String {
     format!(
         r#"{{"offer_id":"{product}-o","product_id":"{product}","version":{version},"ts":{version},"price_cents":{},"currency":"USD"}}"#,
@@ -40,23 +30,19 @@ fn price_event(product: &str, version: u64) -> String {
 fn seed(kafka: &TestKafka) -> i64 {
     for i in 0..PRODUCTS {
         let p = id(i);
-        send(
-            kafka,
+        kafka.produce_keyed(
             EventKind::Product,
             &p,
             &format!(r#"{{"product_id":"{p}","version":1,"ts":1,"title":"Live kettle {i}"}}"#),
         );
-        send(
-            kafka,
-            EventKind::Offer,
+        kafka.produce_keyed(EventKind::Offer,
             &p,
             &format!(
                 r#"{{"offer_id":"{p}-o","product_id":"{p}","version":1,"ts":1,"seller_id":"s","condition":"new"}}"#
             ),
         );
-        send(kafka, EventKind::Price, &p, &price_event(&p, 1));
-        send(
-            kafka,
+        kafka.produce_keyed(EventKind::Price, &p, &price_event(&p, 1));
+        kafka.produce_keyed(
             EventKind::Inventory,
             &p,
             &format!(

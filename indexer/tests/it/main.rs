@@ -10,5 +10,6 @@ mod faults;
 mod ingestion;
 mod live;
 mod monitoring;
+mod pickup;
 mod reindex;
 mod search;

@@ -25,13 +25,7 @@ fn a_price_change_moves_a_product_in_and_out_of_a_price_filter_and_sort() {
     let indexer = Indexer::start(&kafka, dir.path(), &[]);
     let produced = std::cell::Cell::new(0i64);
     let send = |kind: EventKind, key: &str, json: String| {
-        kafka.produce_raw(
-            kafka.topic(kind),
-            None,
-            Some(key.as_bytes()),
-            Some(json.as_bytes()),
-            &[],
-        );
+        kafka.produce_keyed(kind, key, &json);
         produced.set(produced.get() + 1);
     };
     for (id, title, price) in [

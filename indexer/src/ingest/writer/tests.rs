@@ -37,6 +37,8 @@ fn topics() -> Topics {
     }
 }
 
+/// A writer over `live` whose live log compacts as often as it can, so replays read
+/// compacted logs too.
 fn writer(live: Arc<LiveIndex>, from: Positions) -> Writer {
     let index_writer = live.index.writer_with_num_threads(1, 15_000_000).unwrap();
     let dir = live.path.clone().unwrap();
@@ -53,7 +55,7 @@ fn writer(live: Arc<LiveIndex>, from: Positions) -> Writer {
         metrics: Metrics::new(&mut Registry::default()),
         dead_letters: None,
         group: None,
-        live_log: Some(LiveLog::open(&dir).unwrap()),
+        live_log: Some(LiveLog::open(&dir).unwrap().compact_often()),
     };
     let config = WriterConfig {
         commit_interval: std::time::Duration::from_secs(3600),

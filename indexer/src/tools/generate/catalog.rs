@@ -29,6 +29,8 @@ pub struct GeneratedCatalog {
     products: usize,
     source: Source,
     max_offers: usize,
+    /// Stores with a quantity per offer (0: online only).
+    stores: usize,
 }
 
 impl GeneratedCatalog {
@@ -37,6 +39,7 @@ impl GeneratedCatalog {
             seed,
             products,
             max_offers: 5,
+            stores: 0,
             source: Source::Synthetic,
         }
     }
@@ -51,6 +54,7 @@ impl GeneratedCatalog {
         let list = read_products(path, products)?;
         Ok(GeneratedCatalog {
             max_offers: 5,
+            stores: 0,
             seed,
             products: list.len(),
             source: Source::Csv(list),
@@ -84,13 +88,62 @@ impl GeneratedCatalog {
     /// How many events [`GeneratedCatalog::events`] yields.
     pub fn event_count(&self) -> u64 {
         (0..self.products)
-            .map(|i| 1 + 3 * self.offer_count(i) as u64)
+            .map(|i| 1 + 3 * self.offer_count(i) as u64 + self.stocked_stores(i).len() as u64)
             .sum()
+    }
+
+    /// The stores product `i`'s first offer is stocked at in the catalog (about 30%).
+    pub fn stocked_stores(&self, i: usize) -> Vec<usize> {
+        if self.stores == 0 {
+            return Vec::new();
+        }
+        let mut rng = self.rng_for(i, 7);
+        (0..self.stores)
+            .filter(|_| rng.random_ratio(3, 10))
+            .collect()
     }
 
     /// How many offers product `i` starts with (1 to `max_offers`).
     pub fn offer_count(&self, i: usize) -> usize {
         self.rng_for(i, 1).random_range(1..=self.max_offers)
+    }
+
+    /// Stores with quantities (`store-000`, `store-001`, ...): each product's first offer is
+    /// stocked at about 30% of them; 0 (the default) publishes online quantities only.
+    pub fn with_stores(mut self, stores: usize) -> GeneratedCatalog {
+        self.stores = stores;
+        self
+    }
+
+    /// Stores with quantities.
+    pub fn stores(&self) -> usize {
+        self.stores
+    }
+
+    /// The id of store `k`.
+    pub fn store_id(k: usize) -> String {
+        format!("store-{k:03}")
+    }
+
+    /// The quantity of an offer at store `k`.
+    pub fn store_inventory(
+        &self,
+        i: usize,
+        slot: usize,
+        k: usize,
+        version: u64,
+        ts: u64,
+        rng: &mut StdRng,
+    ) -> InventoryEvent {
+        InventoryEvent {
+            store_id: Some(GeneratedCatalog::store_id(k)),
+            quantity: if rng.random_ratio(1, 4) {
+                0
+            } else {
+                rng.random_range(1..20)
+            },
+            ..self.inventory(i, slot, version, ts, rng)
+        }
     }
 
     /// At most this many offers per product (1 to 5; default 5).
@@ -308,6 +361,16 @@ impl GeneratedCatalog {
                 out.push(Event::Inventory(self.inventory(
                     i,
                     slot,
+                    versions.next(),
+                    ts(),
+                    &mut rng,
+                )));
+            }
+            for k in self.stocked_stores(i) {
+                out.push(Event::Inventory(self.store_inventory(
+                    i,
+                    0,
+                    k,
                     versions.next(),
                     ts(),
                     &mut rng,

@@ -91,6 +91,11 @@ impl<'a> ChangeStream<'a> {
         if roll < self.mix.product + self.mix.offer + self.mix.price {
             return Event::Price(c.price(i, slot, version, ts, &mut self.rng));
         }
+        // With stores, half the inventory changes are a store's quantity.
+        if c.stores() > 0 && self.rng.random_ratio(1, 2) {
+            let k = self.rng.random_range(0..c.stores());
+            return Event::Inventory(c.store_inventory(i, slot, k, version, ts, &mut self.rng));
+        }
         Event::Inventory(c.inventory(i, slot, version, ts, &mut self.rng))
     }
 }

@@ -158,6 +158,44 @@ mod tests {
         assert!((3700..4300).contains(&counts[3]), "{counts:?}");
     }
 
+    #[test]
+    fn with_stores_the_catalog_and_the_stream_carry_store_quantities() {
+        let cat = GeneratedCatalog::synthetic(3, 200).with_stores(10);
+        let events: Vec<Event> = cat.events(&mut Versions::starting_after(0), || 5).collect();
+        assert_eq!(events.len() as u64, cat.event_count());
+        let stores: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Inventory(i) => i.store_id.as_deref(),
+                _ => None,
+            })
+            .collect();
+        // About 30% of 10 stores for each of 200 products.
+        assert!((450..750).contains(&stores.len()), "{}", stores.len());
+        assert!(stores.iter().all(|s| s.starts_with("store-0")));
+        for e in &events {
+            let again = schemas::decode(e.kind(), Some(e.to_json().as_bytes())).unwrap();
+            assert_eq!(&again, e);
+        }
+        let mut stream = ChangeStream::new(&cat, 9, Mix::default());
+        let mut versions = Versions::starting_after(1000);
+        let (mut online, mut at_store) = (0, 0);
+        for _ in 0..4_000 {
+            if let Event::Inventory(i) = stream.next_event(versions.next(), 1) {
+                match i.store_id {
+                    Some(_) => at_store += 1,
+                    None => online += 1,
+                }
+            }
+        }
+        assert!(online > 600 && at_store > 600, "{online} {at_store}");
+        // Without stores nothing changes.
+        let plain = GeneratedCatalog::synthetic(3, 200);
+        assert!(plain
+            .events(&mut Versions::starting_after(0), || 5)
+            .all(|e| !matches!(e, Event::Inventory(i) if i.store_id.is_some())));
+    }
+
     fn payloads(seed: u64, ratio: f64) -> Vec<Message> {
         let cat = GeneratedCatalog::synthetic(seed, 300);
         messages(&cat, seed, 1, true, Some(Some(2_000)), ratio, || 7).collect()

@@ -142,6 +142,18 @@ impl TestKafka {
         send_raw(&self.producer, topic, partition, key, payload, headers);
     }
 
+    /// Produces one JSON payload to the topic of `kind`, keyed by `key` (partition chosen by
+    /// the key).
+    pub fn produce_keyed(&self, kind: EventKind, key: &str, json: &str) {
+        self.produce_raw(
+            self.topic(kind),
+            None,
+            Some(key.as_bytes()),
+            Some(json.as_bytes()),
+            &[],
+        );
+    }
+
     /// Produces events to their topics, keyed by product id, to a random partition (the
     /// indexer must not depend on partitioning).
     pub fn produce(&self, events: &[Event]) {
