@@ -164,7 +164,7 @@ export function startBackground(command, args, { cwd = repoRoot } = {}) {
  *
  * Returns `{ baseUrl, brokers, getJson(path), produce(topic, key, event), stop() }`.
  */
-export async function startIndexer({ products = 500, seed = 1, runArgs = [], startTimeoutMs = 60_000, ingestTimeoutMs = 180_000 } = {}) {
+export async function startIndexer({ products = 500, seed = 1, stores = 0, runArgs = [], startTimeoutMs = 60_000, ingestTimeoutMs = 180_000 } = {}) {
   hookExit();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'indexer-browser-'));
   const child = spawn(indexerBin, [
@@ -252,6 +252,7 @@ export async function startIndexer({ products = 500, seed = 1, runArgs = [], sta
       '--brokers', brokers,
       '--products', String(products),
       '--seed', String(seed),
+      '--stores', String(stores),
       '--rate', '100000',
       '--start-version', '1',
     ], { timeoutMs: ingestTimeoutMs });

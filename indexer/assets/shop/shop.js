@@ -2,7 +2,7 @@
 //
 // The whole state of the page lives in the URL: the search in the query string
 // (`?q=tv&brand=sony&category=Electronics%3ETVs&min_price=2500&max_price=4999&in_stock=true
-// &sort=price_asc&page=2`), an open product in the hash (`#/product/sku-1`). Every change goes
+// &pickup_store=store-003&sort=price_asc&page=2`), an open product in the hash (`#/product/sku-1`). Every change goes
 // through `navigate`, which updates the URL and calls `render`; back/forward (`popstate`)
 // and reload call `render` too. `render` sends at most one `/search` (only when the search
 // changed) and aborts the one in flight.
@@ -18,7 +18,7 @@
   const SUGGEST_DELAY_MS = 150;
   const SUGGEST_MAX_CHARS = 128;
   const FACET_SHOWN = 8;
-  const SEARCH_KEYS = ['q', 'brand', 'category', 'min_price', 'max_price', 'in_stock', 'seller_id', 'sort', 'page', 'per_page'];
+  const SEARCH_KEYS = ['q', 'brand', 'category', 'min_price', 'max_price', 'in_stock', 'pickup_store', 'seller_id', 'sort', 'page', 'per_page'];
 
   const byId = (id) => document.getElementById(id);
   const ui = {
@@ -26,6 +26,8 @@
     input: byId('q'),
     suggestions: byId('suggestions'),
     inStock: byId('in-stock'),
+    pickup: byId('pickup'),
+    pickupStore: byId('pickup-store'),
     facets: byId('facet-groups'),
     filters: document.querySelector('.filters'),
     filtersToggle: byId('filters-toggle'),
@@ -113,6 +115,7 @@
       min_price: p.get('min_price') ?? '',
       max_price: p.get('max_price') ?? '',
       in_stock: p.get('in_stock') ?? '',
+      pickup_store: p.get('pickup_store') ?? '',
       seller_ids: p.getAll('seller_id'),
       attrs,
       sort: p.get('sort') ?? '',
@@ -129,6 +132,7 @@
     if (s.min_price !== '') p.set('min_price', s.min_price);
     if (s.max_price !== '') p.set('max_price', s.max_price);
     if (s.in_stock !== '') p.set('in_stock', s.in_stock);
+    if (s.pickup_store) p.set('pickup_store', s.pickup_store);
     for (const id of s.seller_ids) p.append('seller_id', id);
     for (const [key, value] of s.attrs) p.append(key, value);
     if (s.sort && s.sort !== 'relevance') p.set('sort', s.sort);
@@ -236,6 +240,7 @@
     if (fromHistory || document.activeElement !== ui.input || ui.input.value.trim() === '') ui.input.value = state.q;
     ui.sort.value = ['price_asc', 'price_desc', 'newest'].includes(state.sort) ? state.sort : 'relevance';
     ui.inStock.checked = state.in_stock === 'true';
+    syncPickup();
     renderActiveFilters();
     ui.filtersToggle.textContent = filterList.length ? `Filters (${filterList.length})` : 'Filters';
     document.title = state.q ? `“${state.q}” – Product search` : 'Product search';
@@ -321,6 +326,9 @@
       ? '<span class="stock in">In stock</span>'
       : '<span class="stock out">Out of stock</span>';
     const offers = doc.offer_count || 0;
+    const pickup = doc.pickup
+      ? `<p class="pickup-line" data-testid="result-pickup" data-store="${esc(doc.pickup.store_id)}" data-quantity="${esc(doc.pickup.quantity)}">Pickup today at ${esc(doc.pickup.store_id)} · ${esc(plural(doc.pickup.quantity, 'unit', 'units'))}</p>`
+      : '';
     return `<li class="hit" data-testid="result-item" data-product-id="${esc(doc.product_id)}">
       <div class="hit-main">
         <h3 class="hit-title"><a href="${esc(pageUrl(state, doc.product_id))}" data-action="open-product"
@@ -332,6 +340,7 @@
         <p class="price" data-testid="result-price" data-cents="${esc(doc.price_cents ?? '')}">${price}</p>
         <p data-testid="result-stock">${stock}</p>
         <p class="offers" data-testid="result-offers">${esc(plural(offers, 'offer', 'offers'))}</p>
+        ${pickup}
       </div>
     </li>`;
   }
@@ -498,6 +507,9 @@
     if (state.in_stock !== '') {
       list.push({ kind: 'in_stock', value: state.in_stock, label: state.in_stock === 'true' ? 'In stock only' : state.in_stock === 'false' ? 'Out of stock only' : `In stock: ${state.in_stock}`, remove: () => ({ in_stock: '' }) });
     }
+    if (state.pickup_store) {
+      list.push({ kind: 'pickup_store', value: state.pickup_store, label: `Pickup at ${state.pickup_store}`, remove: () => ({ pickup_store: '' }) });
+    }
     for (const id of state.seller_ids) {
       list.push({ kind: 'seller_id', value: id, label: `Seller: ${sellerNames.get(id) || id}`, remove: () => ({ seller_ids: state.seller_ids.filter((x) => x !== id) }) });
     }
@@ -524,7 +536,35 @@
   }
 
   function clearFilters() {
-    return withFilters({ brands: [], category: '', min_price: '', max_price: '', in_stock: '', seller_ids: [], attrs: [] });
+    return withFilters({ brands: [], category: '', min_price: '', max_price: '', in_stock: '', pickup_store: '', seller_ids: [], attrs: [] });
+  }
+
+  // ---------------------------------------------------------------- pickup in store
+
+  // The store picker lists `/stores` (shown only when the catalog has stores); a store in
+  // the URL that is not listed stays selectable, so a shared link keeps its filter.
+  let storeList = [];
+
+  function syncPickup() {
+    const wanted = state.pickup_store;
+    const listed = storeList.map((s) => s.store_id);
+    const options = [['', 'Any store (delivery)']]
+      .concat(storeList.map((s) => [s.store_id, `${s.store_id} (${countFormat.format(s.products)})`]));
+    if (wanted && !listed.includes(wanted)) options.push([wanted, wanted]);
+    ui.pickupStore.innerHTML = options
+      .map(([value, label]) => `<option value="${esc(value)}">${esc(label)}</option>`).join('');
+    ui.pickupStore.value = wanted;
+    ui.pickup.hidden = options.length <= 1;
+  }
+
+  async function loadStores() {
+    try {
+      const body = await api('/stores', new AbortController().signal);
+      storeList = Array.isArray(body.stores) ? body.stores : [];
+    } catch {
+      storeList = []; // the picker stays hidden; search works without it
+    }
+    syncPickup();
   }
 
   // ---------------------------------------------------------------- pagination
@@ -712,7 +752,8 @@
     const controller = new AbortController();
     productAbort = controller;
     try {
-      const doc = await api(`/products/${encodeURIComponent(id)}`, controller.signal);
+      const at = state.pickup_store ? `?store=${encodeURIComponent(state.pickup_store)}` : '';
+      const doc = await api(`/products/${encodeURIComponent(id)}${at}`, controller.signal);
       if (controller !== productAbort) return;
       learnNames(doc);
       renderProduct(doc);
@@ -758,6 +799,9 @@
           : `<span class="visually-hidden">Lowest price </span><span class="amount" data-testid="product-detail-amount">${esc(money(doc.price_cents, doc.currency))}</span>`}</p>
         <p>${doc.in_stock ? '<span class="stock in">In stock</span>' : '<span class="stock out">Out of stock</span>'}
           · ${esc(plural(doc.offer_count || 0, 'offer', 'offers'))}</p>
+        ${state.pickup_store ? `<p class="pickup-line" data-testid="product-pickup">${doc.pickup
+          ? `Pickup today at ${esc(doc.pickup.store_id)} · ${esc(plural(doc.pickup.quantity, 'unit', 'units'))} of offer ${esc(doc.pickup.offer_id)}`
+          : `Not in stock at ${esc(state.pickup_store)}`}</p>` : ''}
       </div>
       ${doc.description ? `<p class="description" data-testid="product-detail-description">${esc(doc.description)}</p>` : ''}
       ${attributes.length ? `<dl class="attributes">${attributes.map(([k, v]) => `<div><dt>${esc(k.replace(/_/g, ' '))}</dt><dd>${esc(typeof v === 'boolean' ? (v ? 'yes' : 'no') : v)}</dd></div>`).join('')}</dl>` : ''}
@@ -806,6 +850,7 @@
 
   ui.sort.addEventListener('change', () => navigate({ ...state, sort: ui.sort.value, page: '' }));
   ui.inStock.addEventListener('change', () => navigate(withFilters({ in_stock: ui.inStock.checked ? 'true' : '' })));
+  ui.pickupStore.addEventListener('change', () => navigate(withFilters({ pickup_store: ui.pickupStore.value }), { focusResults: true }));
 
   document.addEventListener('click', (e) => {
     const target = e.target.closest('[data-action]');
@@ -853,4 +898,5 @@
     if (unknown) window.history.replaceState(window.history.state, '', pageUrl(readState(), productFromHash()));
   })();
   render();
+  loadStores();
 })();
