@@ -40,8 +40,12 @@ struct Args {
     indexer_args: Vec<String>,
     seed: u64,
     /// The change mix of the backlog and the stream: `mixed` (10% product, 10% offer, 40%
-    /// price, 40% inventory) or `prices` (price and inventory only: the live path).
+    /// price, 40% inventory), `prices` (price and inventory only: the live path) or
+    /// `inventory` (inventory only; with `--stores`, half of it at stores).
     mix: Mix,
+    /// Stores with quantities in the catalog and the changes (see `indexer generate
+    /// --stores`).
+    stores: usize,
 }
 
 fn parse_mix(name: &str) -> Mix {
@@ -53,7 +57,13 @@ fn parse_mix(name: &str) -> Mix {
             price: 50,
             inventory: 50,
         },
-        other => panic!("--mix is mixed or prices, got {other:?}"),
+        "inventory" => Mix {
+            product: 0,
+            offer: 0,
+            price: 0,
+            inventory: 100,
+        },
+        other => panic!("--mix is mixed, prices or inventory, got {other:?}"),
     }
 }
 
@@ -69,6 +79,7 @@ fn parse_args() -> Args {
         indexer_args: Vec::new(),
         seed: 1,
         mix: Mix::default(),
+        stores: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -84,6 +95,7 @@ fn parse_args() -> Args {
             "--seed" => a.seed = value().parse().expect("--seed"),
             "--indexer-arg" => a.indexer_args.push(value()),
             "--mix" => a.mix = parse_mix(&value()),
+            "--stores" => a.stores = value().parse().expect("--stores"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -222,7 +234,7 @@ fn main() {
     );
 
     // 1. Load the catalog into Kafka.
-    let catalog = GeneratedCatalog::synthetic(args.seed, args.products);
+    let catalog = GeneratedCatalog::synthetic(args.seed, args.products).with_stores(args.stores);
     let mut versions = Versions::starting_after(now_ms() * 1000);
     let load: Vec<Event> = catalog.events(&mut versions, now_ms).collect();
     let p = producer(&brokers);

@@ -10,46 +10,12 @@
 //! changed since the last commit; after a commit an entry is dropped once the stored state
 //! has its records). Ids are the synthetic catalog's (`sku-0000123`, `sku-0000123-o1`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use schemas::state::{PriceBody, Versioned};
 use schemas::values::{LiveValues, OfferValues, OverlayEntry, ProductValues};
 
-/// The system allocator, counting the bytes live.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn live_bytes() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
-
-fn arg(n: usize, default: usize) -> usize {
-    std::env::args()
-        .nth(n)
-        .map(|a| {
-            a.parse()
-                .unwrap_or_else(|_| panic!("argument {n}: a number, got {a:?}"))
-        })
-        .unwrap_or(default)
-}
+#[path = "common/support.rs"]
+mod support;
+use support::{arg, live_bytes};
 
 fn main() {
     let products = arg(1, 1_000_000);

@@ -64,14 +64,9 @@ fn shown_version(indexer: &Indexer, product: &str) -> Option<u64> {
 fn a_kill9_during_a_price_stream_never_shows_an_older_price_after_the_restart() {
     let kafka = TestKafka::new(2);
     let dir = tempfile::tempdir().unwrap();
-    let indexer = Indexer::start(&kafka, dir.path(), &[]);
-    let seeded = seed(&kafka);
-    indexer.wait_committed(seeded, Duration::from_secs(30));
-    assert!(indexer.terminate().success());
-
     // No commit while prices stream: what a shopper sees is only in the live log when the
     // process is killed.
-    let indexer = Indexer::start(&kafka, dir.path(), &["--commit-interval-ms", "600000"]);
+    let (indexer, seeded) = Indexer::seeded_then_uncommitted(&kafka, dir.path(), seed);
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     let killed = AtomicBool::new(false);
     let prices = kafka.producer();

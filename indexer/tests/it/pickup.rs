@@ -71,13 +71,8 @@ fn pickup_answers(indexer: &Indexer) -> Value {
 fn store_quantities_are_shown_in_place_survive_a_kill9_and_follow_the_offers() {
     let kafka = TestKafka::new(2);
     let dir = tempfile::tempdir().unwrap();
-    let indexer = Indexer::start(&kafka, dir.path(), &[]);
-    let seeded = seed(&kafka);
-    indexer.wait_committed(seeded, Duration::from_secs(30));
-    assert!(indexer.terminate().success());
-
-    // No commit after the first: the store quantities reach shoppers by the live path only.
-    let indexer = Indexer::start(&kafka, dir.path(), &["--commit-interval-ms", "600000"]);
+    // No commit after the seed: the store quantities reach shoppers by the live path only.
+    let (indexer, _) = Indexer::seeded_then_uncommitted(&kafka, dir.path(), seed);
     for (product, offer, store, version, quantity) in [
         ("pk-0", "pk-0-o1", "downtown", 1, 4),
         ("pk-0", "pk-0-o0", "downtown", 1, 2),

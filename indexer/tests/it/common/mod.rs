@@ -375,6 +375,23 @@ pub fn indexer_binary() -> &'static str {
 }
 
 impl Indexer {
+    /// Seeds the topics (`seed` returns how many events it produced), lets an indexer commit
+    /// them all and stop, then starts one that does not commit again for 10 minutes: what
+    /// shoppers see of later events is then only in the live path (and the live log).
+    /// Returns it with the number of seeded events.
+    pub fn seeded_then_uncommitted(
+        kafka: &TestKafka,
+        data_dir: &Path,
+        seed: impl FnOnce(&TestKafka) -> i64,
+    ) -> (Indexer, i64) {
+        let indexer = Indexer::start(kafka, data_dir, &[]);
+        let seeded = seed(kafka);
+        indexer.wait_committed(seeded, Duration::from_secs(30));
+        assert!(indexer.terminate().success());
+        let indexer = Indexer::start(kafka, data_dir, &["--commit-interval-ms", "600000"]);
+        (indexer, seeded)
+    }
+
     /// Starts `indexer run` on `kafka` with `data_dir`, and waits until it listens.
     pub fn start(kafka: &TestKafka, data_dir: &Path, extra: &[&str]) -> Indexer {
         Indexer::start_with_env(kafka, data_dir, extra, &[])
