@@ -244,17 +244,25 @@ impl StoreStock {
         out
     }
 
-    /// The quantity of each offer of the product of `slot` at `store` (offers without a
-    /// record have none: 0).
-    pub fn quantities(&self, slot: u32, store: u32) -> HashMap<Arc<str>, u64> {
-        let keys: Vec<(u32, u64)> = read(self.shard(slot))
-            .range((slot, store, 0)..=(slot, store, u32::MAX))
-            .map(|((_, _, offer), r)| (*offer, r.value))
-            .collect();
+    /// `f` over the quantity of each offer (by id) of the product of `slot` at `store`
+    /// (offers without a record have none: 0), without allocating: the writer re-derives a
+    /// bit per store event. (Two read locks; a writer only ever holds one lock, so this
+    /// cannot deadlock.)
+    fn with_quantities<R>(
+        &self,
+        slot: u32,
+        store: u32,
+        f: impl FnOnce(&dyn Fn(&str) -> u64) -> R,
+    ) -> R {
         let offers = read(&self.offers);
-        keys.into_iter()
-            .filter_map(|(offer, q)| Some((offers.names.get(offer as usize)?.clone(), q)))
-            .collect()
+        let shard = read(self.shard(slot));
+        let quantity = |offer_id: &str| {
+            offers
+                .get(offer_id)
+                .and_then(|offer| shard.get(&(slot, store, offer)))
+                .map_or(0, |r| r.value)
+        };
+        f(&quantity)
     }
 
     /// Re-derives the availability bit of every store of the product of `slot` from
@@ -268,8 +276,7 @@ impl StoreStock {
     /// Re-derives the availability bit of the product of `slot` at `store` (the writer
     /// only).
     pub fn refresh_store(&self, slot: u32, store: u32, state: &ProductState) {
-        let q = self.quantities(slot, store);
-        let on = best_at(state, |o| q.get(o).copied().unwrap_or(0)).is_some();
+        let on = self.with_quantities(slot, store, |q| best_at(state, q).is_some());
         let bits = read(&self.available).get(store as usize).cloned();
         let bits = match bits {
             Some(b) => b,
@@ -306,9 +313,8 @@ impl StoreStock {
             let Some(store) = self.store(store_id) else {
                 continue;
             };
-            let q = self.quantities(slot, store);
             let Some((offer_id, quantity, price)) =
-                best_at(state, |o| q.get(o).copied().unwrap_or(0))
+                self.with_quantities(slot, store, |q| best_at(state, q))
             else {
                 continue;
             };

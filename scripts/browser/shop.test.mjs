@@ -408,8 +408,14 @@ test('a price change published to Kafka appears on the page', { timeout: TEST_MS
     price_cents: newPrice, currency: offer.currency || 'USD',
   });
 
-  // Re-open the state (reload) until the page shows the new lowest price, in the list and in
-  // the open product, and the offer's row has it.
+  // Wait until the API answers the new price (a page reloaded just before the change would
+  // wait in `expectMatchesApi` for an answer that never comes: the 60 s the store-picker
+  // test used to lose), then re-open the state (reload) until the page shows the new lowest
+  // price, in the list and in the open product, and the offer's row has it.
+  await waitFor(`/products/${doc.product_id} to answer ${usd(newPrice)}`, async () => {
+    const now = await env.getJson(`/products/${encodeURIComponent(doc.product_id)}`);
+    return now.price_cents === newPrice;
+  }, { timeoutMs: 90_000, intervalMs: 100 });
   await waitFor(`the page to show ${usd(newPrice)} for ${doc.product_id}`, async () => {
     await page.reload();
     await expectMatchesApi();
