@@ -1,6 +1,6 @@
 //! Full reindex: blue/green rebuild under load, crash during the build, auth, offline rebuild.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -29,8 +29,9 @@ fn admin(indexer: &Indexer, method: &str, token: Option<&str>) -> (u16, Value) {
     (status, response.json().unwrap_or(Value::Null))
 }
 
-fn catalog_events(products: usize) -> (GeneratedCatalog, Vec<Event>, Versions) {
-    let catalog = GeneratedCatalog::synthetic(3, products);
+/// A catalog of `products` with quantities at `stores` stores, its events and versions.
+fn catalog_events(products: usize, stores: usize) -> (GeneratedCatalog, Vec<Event>, Versions) {
+    let catalog = GeneratedCatalog::synthetic(3, products).with_stores(stores);
     let mut versions = Versions::starting_after(1);
     // A plausible `ts` (a `ts` decades old is clamped to the Kafka timestamp at ingestion,
     // which the merge engine used as the oracle here does not know).
@@ -45,8 +46,13 @@ fn generation(indexer: &Indexer) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether an event is a store quantity (kept beside the merge state, not in it).
+fn at_store(e: &Event) -> bool {
+    matches!(e, Event::Inventory(i) if i.store_id.is_some())
+}
+
 fn assert_documents(indexer: &Indexer, events: &[Event]) {
-    let oracle: merge::MergedCatalog = events.iter().collect();
+    let oracle: merge::MergedCatalog = events.iter().filter(|e| !at_store(e)).collect();
     let docs = oracle.documents();
     for (id, doc) in &docs {
         let (status, body) = indexer.get(&format!("/products/{id}"));
@@ -76,6 +82,51 @@ fn assert_documents(indexer: &Indexer, events: &[Event]) {
     }
 }
 
+/// Pickup answers (`/stores` counts, every product's block at every store) against a model:
+/// the latest store record per (product, offer, store) (versions only increase here) over
+/// the oracle's documents: the cheapest shown priced offer with a positive quantity there.
+fn assert_pickup(indexer: &Indexer, events: &[Event]) {
+    let oracle: merge::MergedCatalog = events.iter().filter(|e| !at_store(e)).collect();
+    let mut stock: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+    for e in events {
+        let Event::Inventory(i) = e else { continue };
+        let Some(store) = &i.store_id else { continue };
+        let key = (i.product_id.clone(), i.offer_id.clone(), store.clone());
+        if stock.get(&key).is_none_or(|(v, _)| i.version > *v) {
+            stock.insert(key, (i.version, i.quantity));
+        }
+    }
+    let stores: BTreeSet<&String> = stock.keys().map(|(_, _, s)| s).collect();
+    assert!(!stores.is_empty(), "the catalog has store quantities");
+    let mut counts: BTreeMap<&String, u64> = BTreeMap::new();
+    for (id, doc) in oracle.documents() {
+        for store in &stores {
+            let quantity = |offer: &str| {
+                stock
+                    .get(&(id.clone(), offer.to_owned(), (*store).clone()))
+                    .map_or(0, |(_, q)| *q)
+            };
+            let best = doc
+                .offers
+                .iter()
+                .filter_map(|o| Some((o.price_cents?, o.offer_id.as_str(), quantity(&o.offer_id))))
+                .filter(|(_, _, q)| *q > 0)
+                .min_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            let expected = best.map(|(_, offer, q)| {
+                serde_json::json!({"store_id": store, "quantity": q, "offer_id": offer})
+            });
+            *counts.entry(store).or_default() += u64::from(expected.is_some());
+            let (_, body) = indexer.get(&format!("/products/{id}?store={store}"));
+            assert_eq!(body.get("pickup").cloned(), expected, "{id} at {store}");
+        }
+    }
+    let expected: Vec<Value> = counts
+        .iter()
+        .map(|(s, n)| serde_json::json!({"store_id": s, "products": n}))
+        .collect();
+    assert_eq!(indexer.get("/stores").1["stores"], Value::Array(expected));
+}
+
 fn wait_reindex(indexer: &Indexer, timeout: Duration) -> Value {
     wait_for(timeout, || {
         let (_, body) = admin(indexer, "GET", Some(TOKEN));
@@ -89,15 +140,15 @@ fn reindex_under_load_swaps_without_a_failed_or_empty_response() {
     let kafka = TestKafka::new(2);
     let dir = tempfile::tempdir().unwrap();
     let indexer = Indexer::start(&kafka, dir.path(), &["--admin-token", TOKEN]);
-    let (catalog, mut events, mut versions) = catalog_events(300);
+    let (catalog, mut events, mut versions) = catalog_events(300, 3);
     kafka.produce(&events);
     kafka.flush();
     indexer.wait_committed(events.len() as i64, Duration::from_secs(60));
     let before = generation(&indexer);
     let ids: Vec<String> = (0..300).step_by(7).map(|i| catalog.product_id(i)).collect();
 
-    // Prices and inventory keep changing during the reindex (no deletes: every product
-    // stays visible, so any empty answer is a failure).
+    // Prices and inventory (half of it at stores) keep changing during the reindex (no
+    // deletes: every product stays visible, so any empty answer is a failure).
     let mut stream = ChangeStream::new(
         &catalog,
         9,
@@ -186,6 +237,7 @@ fn reindex_under_load_swaps_without_a_failed_or_empty_response() {
     assert!(after > before, "the swap happened ({before} -> {after})");
     assert!(generations.into_inner().unwrap().contains(&after));
     assert_documents(&indexer, &events);
+    assert_pickup(&indexer, &events);
     let old = dir.path().join("indexes").join(format!("gen-{before:06}"));
     assert!(
         wait_for(Duration::from_secs(10), || (!old.exists()).then_some(())).is_some(),
@@ -206,6 +258,7 @@ fn reindex_under_load_swaps_without_a_failed_or_empty_response() {
     let indexer = Indexer::start(&kafka, dir.path(), &[]);
     assert_eq!(generation(&indexer), after);
     assert_documents(&indexer, &events);
+    assert_pickup(&indexer, &events);
 }
 
 #[test]
@@ -218,7 +271,7 @@ fn a_crash_during_the_build_leaves_the_live_index_and_removes_the_leftover() {
         dir.path(),
         &["--admin-token", TOKEN, "--reindex-max-rate", "1000"],
     );
-    let (_, events, _) = catalog_events(500);
+    let (_, events, _) = catalog_events(500, 0);
     kafka.produce(&events);
     kafka.flush();
     indexer.wait_committed(events.len() as i64, Duration::from_secs(120));
@@ -285,7 +338,7 @@ fn offline_rebuild_replaces_the_index_of_a_stopped_service() {
     let kafka = TestKafka::new(2);
     let dir = tempfile::tempdir().unwrap();
     let indexer = Indexer::start(&kafka, dir.path(), &[]);
-    let (_, events, _) = catalog_events(200);
+    let (_, events, _) = catalog_events(200, 0);
     kafka.produce(&events);
     kafka.flush();
     indexer.wait_committed(events.len() as i64, Duration::from_secs(60));
@@ -331,7 +384,7 @@ fn the_cli_starts_and_follows_a_reindex() {
     let kafka = TestKafka::new(1);
     let dir = tempfile::tempdir().unwrap();
     let indexer = Indexer::start(&kafka, dir.path(), &["--admin-token", TOKEN]);
-    let (_, events, _) = catalog_events(50);
+    let (_, events, _) = catalog_events(50, 0);
     kafka.produce(&events);
     kafka.flush();
     indexer.wait_committed(events.len() as i64, Duration::from_secs(60));
