@@ -208,6 +208,8 @@ pub struct Metrics {
     pub segments: Gauge,
     /// `indexer_index_docs`.
     pub index_docs: Gauge,
+    /// `indexer_store_records`.
+    pub store_records: Gauge,
     /// `indexer_consumer_lag{topic,partition}`.
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// `indexer_last_commit_timestamp_seconds`.
@@ -252,6 +254,7 @@ impl Metrics {
             ]),
             segments: Gauge::default(),
             index_docs: Gauge::default(),
+            store_records: Gauge::default(),
             consumer_lag: Family::default(),
             last_commit_timestamp: Gauge::default(),
             freshness: Family::new_with_constructor(latency_histogram),
@@ -296,6 +299,11 @@ impl Metrics {
             "indexer_index_docs",
             "Visible (searchable) products in the index",
             m.index_docs.clone(),
+        );
+        registry.register(
+            "indexer_store_records",
+            "Store quantity records held for pickup in store, one per (offer, store) ever reported",
+            m.store_records.clone(),
         );
         registry.register(
             "indexer_consumer_lag",

@@ -71,6 +71,10 @@ pub struct IndexStatus {
     pub records: u64,
     /// Searchable segments.
     pub segments: u64,
+    /// Store quantity records held (pickup in store), and their approximate bytes.
+    pub store_records: u64,
+    /// Approximate bytes of the store quantities.
+    pub store_bytes: u64,
     /// Epoch ms of the last commit (0 before the first one).
     pub last_commit_ms: u64,
     /// How long the last commit took.

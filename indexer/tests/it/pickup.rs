@@ -162,6 +162,12 @@ fn store_quantities_are_shown_in_place_survive_a_kill9_and_follow_the_offers() {
         (a["airport"]["total"] == 0).then_some(a)
     });
     let gone = gone.expect("out of stock at the store");
+    // Operators see the records held (one per (offer, store) reported; a record at 0 stays).
+    let held = wait_for(Duration::from_secs(30), || {
+        let n = indexer.status()["index"]["store_records"].as_u64();
+        (n == Some(4)).then_some(n)
+    });
+    assert_eq!(held, Some(Some(4)), "{}", indexer.status()["index"]);
     assert_eq!(
         gone["stores"],
         json!({"stores": [

@@ -597,11 +597,15 @@ impl Writer {
         let segments = searcher.segment_readers().len() as u64;
         let records = searcher.num_docs();
         let visible = self.handles.live.visible_count(searcher)?;
+        let stock = &self.handles.live.values.stores;
+        let (store_records, store_bytes) = (stock.len() as u64, stock.bytes() as u64);
         let (status, metrics) = (&self.handles.status, &self.handles.metrics);
         status.update_index(|s| {
             s.docs = visible;
             s.records = records;
             s.segments = segments;
+            s.store_records = store_records;
+            s.store_bytes = store_bytes;
             if let Some((at, duration)) = commit {
                 s.last_commit_ms = at;
                 s.last_commit_duration_ms = duration.as_millis() as u64;
@@ -610,6 +614,7 @@ impl Writer {
         });
         metrics.segments.set(segments as i64);
         metrics.index_docs.set(visible as i64);
+        metrics.store_records.set(store_records as i64);
         for p in status.partitions() {
             if let Some(lag) = p.lag {
                 metrics.set_lag(&p.topic, p.partition, lag);
