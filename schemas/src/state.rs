@@ -20,7 +20,7 @@ use crate::document::{OfferDocument, ProductDocument};
 use crate::event::{AttributeValue, Attributes, Condition};
 
 /// A record value with the version and source timestamp it was set at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct Versioned<T> {
     /// The event's version: a record is replaced only by a higher one.
     pub version: u64,
@@ -28,6 +28,24 @@ pub struct Versioned<T> {
     pub ts: u64,
     /// `None` is a tombstone (for product and offer records).
     pub value: T,
+}
+
+// By hand for `clone_from`, which reuses the value's allocations: the live path rewrites
+// a product's records in place on every price change (`values::OfferValues::assign`).
+impl<T: Clone> Clone for Versioned<T> {
+    fn clone(&self) -> Self {
+        Versioned {
+            version: self.version,
+            ts: self.ts,
+            value: self.value.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.version = source.version;
+        self.ts = source.ts;
+        self.value.clone_from(&source.value);
+    }
 }
 
 /// An attribute value in the stored state (a binary format cannot use JSON's untagged
@@ -122,7 +140,7 @@ pub struct OfferBody {
 }
 
 /// The content of a price record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct PriceBody {
     /// The price in cents.
     pub price_cents: u64,
@@ -130,6 +148,23 @@ pub struct PriceBody {
     pub currency: String,
     /// The list (strike-through) price, if any.
     pub list_price_cents: Option<u64>,
+}
+
+// By hand for `clone_from` (see `Versioned`): the currency keeps its allocation.
+impl Clone for PriceBody {
+    fn clone(&self) -> Self {
+        PriceBody {
+            price_cents: self.price_cents,
+            currency: self.currency.clone(),
+            list_price_cents: self.list_price_cents,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.price_cents = source.price_cents;
+        self.currency.clone_from(&source.currency);
+        self.list_price_cents = source.list_price_cents;
+    }
 }
 
 /// The records of one `offer_id` under a product. Any of them may be missing.

@@ -45,7 +45,7 @@ use tantivy::columnar::Column;
 use tantivy::{DocId, SegmentReader};
 
 use crate::index::names;
-use crate::state::{PriceBody, ProductState, Versioned};
+use crate::state::{OfferSlot, PriceBody, ProductState, Versioned};
 
 /// Slots per chunk of the columns.
 const CHUNK: usize = 4096;
@@ -191,18 +191,85 @@ pub struct OfferValues {
 }
 
 impl OfferValues {
-    /// The price and inventory records of every offer of `state`.
-    pub fn of(state: &ProductState) -> Vec<OfferValues> {
+    /// The offers of `state` that have live records, in `offer_id` order.
+    fn listed(state: &ProductState) -> impl Iterator<Item = (&String, &OfferSlot)> {
         state
             .offers
             .iter()
             .filter(|(_, s)| s.price.is_some() || s.inventory.is_some())
+    }
+
+    /// The price and inventory records of every offer of `state`.
+    pub fn of(state: &ProductState) -> Vec<OfferValues> {
+        OfferValues::listed(state)
             .map(|(id, s)| OfferValues {
                 offer_id: id.clone(),
                 price: s.price.clone(),
                 inventory: s.inventory.clone(),
             })
             .collect()
+    }
+
+    /// Makes `out` equal to [`OfferValues::of`]`(state)`, reusing its allocations (ids and
+    /// currencies are rewritten in place: a price change allocates nothing).
+    pub fn assign(out: &mut Vec<OfferValues>, state: &ProductState) {
+        let mut n = 0;
+        for (id, s) in OfferValues::listed(state) {
+            match out.get_mut(n) {
+                Some(o) => {
+                    o.offer_id.clone_from(id);
+                    o.price.clone_from(&s.price);
+                    o.inventory.clone_from(&s.inventory);
+                }
+                None => out.push(OfferValues {
+                    offer_id: id.clone(),
+                    price: s.price.clone(),
+                    inventory: s.inventory.clone(),
+                }),
+            }
+            n += 1;
+        }
+        out.truncate(n);
+    }
+}
+
+/// The live records of a product's offers, to serialize: either a list already made, or
+/// read straight from the product's state (encoded the same as [`OfferValues::of`] of it,
+/// without building that list).
+#[derive(Debug, Clone, Copy)]
+pub enum OfferList<'a> {
+    /// A list of records.
+    Values(&'a [OfferValues]),
+    /// The records of this state's offers.
+    State(&'a ProductState),
+}
+
+/// One offer's records, borrowed: serialized exactly as [`OfferValues`].
+#[derive(Serialize)]
+struct OfferRef<'a> {
+    offer_id: &'a str,
+    price: &'a Option<Versioned<PriceBody>>,
+    inventory: &'a Option<Versioned<u64>>,
+}
+
+impl Serialize for OfferList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self {
+            OfferList::Values(values) => values.serialize(serializer),
+            OfferList::State(state) => {
+                let len = OfferValues::listed(state).count();
+                let mut seq = serializer.serialize_seq(Some(len))?;
+                for (id, s) in OfferValues::listed(state) {
+                    seq.serialize_element(&OfferRef {
+                        offer_id: id,
+                        price: &s.price,
+                        inventory: &s.inventory,
+                    })?;
+                }
+                seq.end()
+            }
+        }
     }
 }
 
@@ -253,6 +320,29 @@ impl Overlay {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(slot, Arc::new(entry));
+    }
+
+    /// Sets the live records of `slot` to those of `state` (the product `product_id`):
+    /// rewritten in place when no search holds the entry, else a new entry (the writer
+    /// only).
+    pub fn set_from(&self, slot: u32, product_id: &str, state: &ProductState) {
+        let mut shard = self
+            .shard(slot)
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = shard.get_mut(&slot).and_then(Arc::get_mut) {
+            if entry.product_id == product_id {
+                OfferValues::assign(&mut entry.offers, state);
+                return;
+            }
+        }
+        shard.insert(
+            slot,
+            Arc::new(OverlayEntry {
+                product_id: product_id.to_owned(),
+                offers: OfferValues::of(state),
+            }),
+        );
     }
 
     /// Forgets `slot` (its stored state has every record; the writer only).
@@ -430,7 +520,86 @@ impl SegmentValues {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// One generated offer: its number, price and currency, quantity.
+    type GenOffer = (u8, Option<(u64, &'static str)>, Option<u64>);
+
+    /// A state with these offers.
+    fn state_with(offers: &[GenOffer]) -> ProductState {
+        let mut state = ProductState::new("p1");
+        for (i, (offer, price, quantity)) in offers.iter().enumerate() {
+            let slot = state.offers.entry(format!("o{offer}")).or_default();
+            slot.price = price.map(|(cents, currency)| Versioned {
+                version: i as u64,
+                ts: 10 + i as u64,
+                value: PriceBody {
+                    price_cents: cents,
+                    currency: currency.to_owned(),
+                    list_price_cents: (cents % 2 == 0).then_some(cents + 100),
+                },
+            });
+            slot.inventory = quantity.map(|q| Versioned {
+                version: i as u64,
+                ts: 20 + i as u64,
+                value: q,
+            });
+        }
+        state
+    }
+
+    fn offers() -> impl Strategy<Value = Vec<GenOffer>> {
+        let currency = prop::sample::select(vec!["USD", "EUR", "SEK"]);
+        prop::collection::vec(
+            (
+                0u8..6,
+                prop::option::of((0u64..5000, currency)),
+                prop::option::of(0u64..9),
+            ),
+            0..8,
+        )
+    }
+
+    proptest! {
+        /// Rewriting in place gives exactly the list built from scratch, whatever the
+        /// list held before (offers appearing, disappearing, changing currency).
+        #[test]
+        fn assign_rewrites_in_place_to_the_list_of_the_state(before in offers(), after in offers()) {
+            let (before, after) = (state_with(&before), state_with(&after));
+            let mut out = OfferValues::of(&before);
+            OfferValues::assign(&mut out, &after);
+            prop_assert_eq!(out, OfferValues::of(&after));
+        }
+    }
+
+    #[test]
+    fn an_overlay_entry_is_rewritten_in_place_unless_a_search_holds_it() {
+        let overlay = Overlay::default();
+        let (a, b) = (
+            state_with(&[(1, Some((500, "USD")), Some(2))]),
+            state_with(&[(1, Some((400, "USD")), Some(2)), (2, None, Some(1))]),
+        );
+        overlay.set_from(3, "p1", &a);
+        let held = overlay.get(3).unwrap();
+        overlay.set_from(3, "p1", &b);
+        assert_eq!(
+            held.offers,
+            OfferValues::of(&a),
+            "a search keeps what it read"
+        );
+        assert_eq!(overlay.get(3).unwrap().offers, OfferValues::of(&b));
+        drop(held);
+        overlay.set_from(3, "p1", &a);
+        assert_eq!(overlay.get(3).unwrap().offers, OfferValues::of(&a));
+        overlay.set_from(3, "p2", &b);
+        let entry = overlay.get(3).unwrap();
+        assert_eq!(
+            (entry.product_id.as_str(), &entry.offers),
+            ("p2", &OfferValues::of(&b))
+        );
+    }
 
     #[test]
     fn columns_hold_what_was_set_and_nothing_else() {

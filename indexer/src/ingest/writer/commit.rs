@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 use schemas::state::Versioned;
 use schemas::stores::StockKey;
-use schemas::values::{LiveValues, OfferValues, OverlayEntry, ProductValues};
+use schemas::values::{LiveValues, OfferList, ProductValues};
 
 use super::pending::Sample;
 use crate::store::live_log::FrameRef;
@@ -152,7 +152,7 @@ impl Writer {
             {
                 log.append(FrameRef::Offers {
                     product_id: id,
-                    offers: &OfferValues::of(state),
+                    offers: OfferList::State(state),
                 });
             }
         }
@@ -176,13 +176,7 @@ impl Writer {
             let Some(slot) = slots.get(id) else { continue };
             values.columns.set(slot, ProductValues::of(state));
             if values.overlay.get(slot).is_some() {
-                values.overlay.set(
-                    slot,
-                    OverlayEntry {
-                        product_id: id.clone(),
-                        offers: OfferValues::of(state),
-                    },
-                );
+                values.overlay.set_from(slot, id, state);
                 self.folded.insert(slot);
             }
         }
@@ -214,7 +208,7 @@ impl Writer {
             let names = StockNames::of(values, &stock);
             let offers = entries.iter().map(|(_, e)| FrameRef::Offers {
                 product_id: &e.product_id,
-                offers: &e.offers,
+                offers: OfferList::Values(&e.offers),
             });
             let stock = stock.iter().filter_map(|(key, record)| {
                 Some(FrameRef::Stock {

@@ -94,9 +94,9 @@ impl StateLookup {
         live: impl FnOnce() -> Option<Vec<OfferValues>>,
     ) -> Result<&mut ProductState, LookupError> {
         let searcher = &self.searcher;
-        self.cache.try_get_or_insert_mut(product_id.to_owned(), || {
-            load_with(index, searcher, product_id, live)
-        })
+        // By reference: the key is copied only when the state is not cached.
+        self.cache
+            .try_get_or_insert_mut_ref(product_id, || load_with(index, searcher, product_id, live))
     }
 
     /// Caches a state just committed.

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use schemas::state::Versioned;
 use schemas::stores::StockKey;
-use schemas::values::{OfferValues, OverlayEntry, ProductValues};
-use schemas::{Event, InventoryEvent, LiveIndex};
+use schemas::values::{OfferList, OfferValues, OverlayEntry, ProductValues};
+use schemas::{Event, EventKind, InventoryEvent, LiveIndex, ProductState};
 use tantivy::IndexWriter;
 
 pub use self::lookup::LookupError;
@@ -110,10 +110,26 @@ pub struct WriterHandles {
     pub live_log: Option<LiveLog>,
 }
 
-/// A product changed on the live path in the current batch.
+/// The live records and values of a product changed on the live path in the current batch
+/// that became pending later in it (taken when its state left the batch).
 struct LiveChange {
     offers: Vec<OfferValues>,
     values: ProductValues,
+}
+
+/// A state of the live batch, and whether an event of the batch changed it.
+struct BatchState {
+    state: ProductState,
+    changed: bool,
+}
+
+impl LiveChange {
+    fn of(state: &ProductState) -> LiveChange {
+        LiveChange {
+            offers: OfferValues::of(state),
+            values: ProductValues::of(state),
+        }
+    }
 }
 
 /// A store quantity applied on the live path (see `schemas::stores`), to publish.
@@ -132,10 +148,10 @@ fn is_live(event: &Event) -> bool {
 /// The live records of `product_id`: changed in the current batch, else published.
 fn live_offers(
     index: &LiveIndex,
-    batch: &HashMap<String, LiveChange>,
+    held: &HashMap<String, LiveChange>,
     product_id: &str,
 ) -> Option<Vec<OfferValues>> {
-    if let Some(change) = batch.get(product_id) {
+    if let Some(change) = held.get(product_id) {
         return Some(change.offers.clone());
     }
     let values = &index.values;
@@ -157,8 +173,14 @@ pub struct Writer {
     settled: Confirmed,
     last_commit: Instant,
     started_ms: i64,
-    /// Products changed on the live path in the current batch.
-    live_batch: HashMap<String, LiveChange>,
+    /// The states of the products changed on the live path in the current batch, out of
+    /// the state cache until the batch is published (so the cache cannot evict them), then
+    /// put back. Their live records are rewritten in place from these states at the end
+    /// of the batch: nothing is copied per event.
+    live_batch: hashbrown::HashMap<String, BatchState>,
+    /// Products of the current batch changed on the live path, then pending: their live
+    /// records as of then, published at the end of the batch.
+    live_held: HashMap<String, LiveChange>,
     /// Freshness samples of the current batch's live changes.
     live_samples: Vec<Sample>,
     /// Slots changed on the live path since the last commit.
@@ -166,6 +188,9 @@ pub struct Writer {
     /// Slots whose overlay entry the last commit folded into the index (forgotten at the
     /// next commit unless changed on the live path meanwhile).
     folded: HashSet<u32>,
+    /// The next offset of each partition read in the current batch (moved into `positions`
+    /// at its end).
+    batch_next: Vec<(EventKind, i32, i64)>,
     /// Store quantities applied in the current batch, published at its end.
     store_batch: HashMap<StockKey, StoreChange>,
     /// Store quantities of products pending on the indexed path: published with the commit
@@ -204,10 +229,12 @@ impl Writer {
                 .checked_sub(config.commit_interval)
                 .unwrap_or_else(Instant::now),
             started_ms: now_ms() as i64,
-            live_batch: HashMap::new(),
+            live_batch: hashbrown::HashMap::new(),
+            live_held: HashMap::new(),
             live_samples: Vec::new(),
             live_touched: HashSet::new(),
             folded: HashSet::new(),
+            batch_next: Vec::new(),
             store_batch: HashMap::new(),
             store_held: HashMap::new(),
             config,
@@ -324,6 +351,12 @@ impl Writer {
             }
         }
         self.publish_live()?;
+        for (kind, partition, next) in self.batch_next.drain(..) {
+            let topic = self.handles.topics.topic(kind);
+            self.positions
+                .insert(TopicPartition::new(topic, partition), next);
+            self.positions_changed = true;
+        }
         for advance in advances {
             self.advance(advance);
         }
@@ -357,7 +390,6 @@ impl Writer {
                     .inc();
             }
         }
-        let topic = self.handles.topics.topic(record.kind).to_owned();
         self.handles
             .status
             .counters
@@ -381,10 +413,18 @@ impl Writer {
                 } else if is_live(event) && !self.pending.contains(pid) {
                     self.apply_live(event, sample)?
                 } else {
-                    let (states, index, batch) =
-                        (&mut self.states, &self.handles.live, &self.live_batch);
+                    let (states, index) = (&mut self.states, &self.handles.live);
+                    let (batch, held) = (&mut self.live_batch, &mut self.live_held);
                     let state = self.pending.state_mut(pid, || {
-                        states.take(index, pid, || live_offers(index, batch, pid))
+                        // Changed on the live path earlier in this batch: its live records
+                        // as of now are still published at the end of the batch.
+                        if let Some((id, entry)) = batch.remove_entry(pid) {
+                            if entry.changed {
+                                held.insert(id, LiveChange::of(&entry.state));
+                            }
+                            return Ok(entry.state);
+                        }
+                        states.take(index, pid, || live_offers(index, held, pid))
                     })?;
                     panic::failpoint("ingest::apply", pid);
                     let outcome = merge::apply(state, event);
@@ -406,13 +446,14 @@ impl Writer {
                 }
             }
             RecordBody::Invalid(invalid) => {
+                let topic = self.handles.topics.topic(record.kind);
                 let (counters, status) = (&self.counters[record.kind], &self.handles.status);
                 tracing::debug!(topic = %topic, partition = record.partition, offset = record.offset, error = %invalid.error, "invalid event sent to the dead-letter topic");
                 counters.invalid.inc();
                 status.counters.invalid.fetch_add(1, Ordering::Relaxed);
                 if let Some(dlq) = &mut self.handles.dead_letters {
                     dlq.send(DeadLetter::new(
-                        &topic,
+                        topic,
                         record.partition,
                         record.offset,
                         record.kafka_ts_ms,
@@ -422,9 +463,17 @@ impl Writer {
                 }
             }
         }
-        self.positions
-            .insert((topic, record.partition), record.offset + 1);
-        self.positions_changed = true;
+        // Per partition of the batch (a few): the positions' keys are owned topic names, so
+        // updating them per record allocated and compared strings for every event.
+        let next = record.offset + 1;
+        match self
+            .batch_next
+            .iter_mut()
+            .find(|(kind, partition, _)| *kind == record.kind && *partition == record.partition)
+        {
+            Some((_, _, at)) => *at = next,
+            None => self.batch_next.push((record.kind, record.partition, next)),
+        }
         Ok(())
     }
 
@@ -433,18 +482,18 @@ impl Writer {
     /// the end of the batch ([`Writer::publish_live`]), and nothing is re-indexed.
     fn apply_live(&mut self, event: &Event, sample: Sample) -> Result<Outcome, WriterError> {
         let pid = event.product_id();
-        let (index, batch) = (&self.handles.live, &self.live_batch);
-        let state = self
-            .states
-            .get_mut(index, pid, || live_offers(index, batch, pid))?;
+        let (states, index, held) = (&mut self.states, &self.handles.live, &self.live_held);
+        let entry = match self.live_batch.entry_ref(pid) {
+            hashbrown::hash_map::EntryRef::Occupied(e) => e.into_mut(),
+            hashbrown::hash_map::EntryRef::Vacant(e) => e.insert(BatchState {
+                state: states.take(index, pid, || live_offers(index, held, pid))?,
+                changed: false,
+            }),
+        };
         panic::failpoint("ingest::apply", pid);
-        let outcome = merge::apply(state, event);
+        let outcome = merge::apply(&mut entry.state, event);
         if outcome == Outcome::Applied {
-            let change = LiveChange {
-                offers: OfferValues::of(state),
-                values: ProductValues::of(state),
-            };
-            self.live_batch.insert(pid.to_owned(), change);
+            entry.changed = true;
             self.live_samples.push(sample);
         }
         Ok(outcome)
@@ -492,7 +541,7 @@ impl Writer {
     /// first (a crash keeps what a shopper saw), then the overlay and the columns, then the
     /// store quantities and the availability they and the new prices derive.
     fn publish_live(&mut self) -> Result<(), WriterError> {
-        if self.live_batch.is_empty() && self.store_batch.is_empty() {
+        if self.live_batch.is_empty() && self.live_held.is_empty() && self.store_batch.is_empty() {
             return Ok(());
         }
         // A product that became pending later in the batch shows its store quantities with
@@ -509,10 +558,16 @@ impl Writer {
             }
         }
         if let Some(log) = &mut self.handles.live_log {
-            for (product_id, change) in &self.live_batch {
+            for (product_id, entry) in self.live_batch.iter().filter(|(_, e)| e.changed) {
                 log.append(FrameRef::Offers {
                     product_id,
-                    offers: &change.offers,
+                    offers: OfferList::State(&entry.state),
+                });
+            }
+            for (product_id, change) in &self.live_held {
+                log.append(FrameRef::Offers {
+                    product_id,
+                    offers: OfferList::Values(&change.offers),
                 });
             }
             for change in self.store_batch.values() {
@@ -525,7 +580,19 @@ impl Writer {
         // Products whose availability may have changed: a price on one of their offers, or
         // a store quantity (`None`: every store of the product).
         let mut refresh: Vec<(u32, String, Option<u32>)> = Vec::new();
-        for (product_id, change) in self.live_batch.drain() {
+        for (product_id, entry) in self.live_batch.drain() {
+            if entry.changed {
+                let slot = slots.get_or_assign(&product_id);
+                values.columns.set(slot, ProductValues::of(&entry.state));
+                if !values.stores.stores_of(slot).is_empty() {
+                    refresh.push((slot, product_id.clone(), None));
+                }
+                values.overlay.set_from(slot, &product_id, &entry.state);
+                self.live_touched.insert(slot);
+            }
+            self.states.keep(product_id, entry.state);
+        }
+        for (product_id, change) in self.live_held.drain() {
             let slot = slots.get_or_assign(&product_id);
             values.columns.set(slot, change.values);
             if !values.stores.stores_of(slot).is_empty() {

@@ -376,3 +376,53 @@ proptest! {
         prop_assert_eq!(answers(&live), expected, "after a crash and a replay");
     }
 }
+
+/// Regression guard for the in-place live batch: a price applied on the live path, then,
+/// in the same batch, a text change of the product (which makes it pending until the next
+/// commit) still shows the new price at the end of the batch, before the commit; and the
+/// commit then shows both.
+#[test]
+fn a_price_then_a_text_change_in_one_batch_shows_the_price_before_the_commit() {
+    use crate::ingest::merge::tests::{Op, Record};
+    let op = |record, version, seed| Op {
+        record,
+        version,
+        seed,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    create_index(dir.path()).unwrap();
+    let live = open(dir.path());
+    let mut w = writer(live.clone(), Positions::new());
+    let mut next = PerKind::from_fn(|_| 0);
+    let first = [
+        op(Record::Product(1), 1, 1),
+        op(Record::Offer(1, 1), 1, 1),
+        op(Record::Price(1, 1), 1, 1),
+        op(Record::Inventory(1, 1), 1, 1),
+    ];
+    deliver(&mut w, &records(&first, &mut next), &[false, true]);
+    let price = |live: &LiveIndex| live.product("p1").unwrap().map(|d| d.price_cents);
+    assert_eq!(price(&live), Some(Some(100)));
+    let mut batch = RecordBatch::default();
+    for r in records(
+        &[op(Record::Price(1, 1), 2, 3), op(Record::Product(1), 2, 1)],
+        &mut next,
+    ) {
+        batch.push(r);
+    }
+    w.process_batch(batch).unwrap();
+    assert_eq!(
+        price(&live),
+        Some(Some(300)),
+        "the price is live before the commit"
+    );
+    let title = |live: &LiveIndex| live.product("p1").unwrap().map(|d| d.title);
+    assert_eq!(
+        title(&live),
+        Some("title 1 v1".to_owned()),
+        "the text waits for it"
+    );
+    w.commit(CommitTrigger::Interval).unwrap();
+    assert_eq!(price(&live), Some(Some(300)));
+    assert_eq!(title(&live), Some("title 1 v2".to_owned()));
+}
