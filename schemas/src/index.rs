@@ -40,10 +40,12 @@ use tantivy::tokenizer::{
 use tantivy::{Index, TantivyDocument};
 
 /// Bumped whenever the schema or an analyzer changes in a way that needs a full reindex.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Analyzer of the full-text fields: words, lower-cased, ASCII-folded, English-stemmed.
 pub const TEXT_ANALYZER: &str = "catalog_text";
+/// Analyzer of the typo field: words, lower-cased, ASCII-folded, not stemmed.
+pub const WORDS_ANALYZER: &str = "catalog_words";
 /// Analyzer of exact-match fields (brand, attribute values): whole value, lower-cased, folded.
 pub const KEYWORD_ANALYZER: &str = "catalog_keyword";
 pub use crate::document::CATEGORY_SEPARATOR;
@@ -89,6 +91,9 @@ pub mod names {
     pub const OFFER_COUNT: &str = "offer_count";
     /// `slot`: the product's slot in the live values.
     pub const SLOT: &str = "slot";
+    /// `typo_words`: the words of title, brand, category and attributes as written (not
+    /// stemmed), which typo corrections are found in and matched against.
+    pub const TYPO_WORDS: &str = "typo_words";
 }
 
 /// The index schema opened against an index does not have a field this code needs.
@@ -137,6 +142,8 @@ pub struct IndexFields {
     pub offer_count: Field,
     /// The `slot` field (see [`names`]).
     pub slot: Field,
+    /// The `typo_words` field.
+    pub typo_words: Field,
 }
 
 impl Default for IndexFields {
@@ -194,6 +201,19 @@ impl IndexFields {
         b.add_u64_field(names::UPDATED_AT, numeric.clone());
         b.add_u64_field(names::OFFER_COUNT, numeric);
         b.add_u64_field(names::SLOT, FAST);
+        // Typo corrections are edits of the word as typed, so they are looked up among the
+        // words as written: a stem is cut where the stemmer decides, and a misspelt word is
+        // cut elsewhere ("wireles" stems to "wirel", three edits from "wireless"; as typed
+        // it is one). Documents only: typo matches score a constant.
+        b.add_text_field(
+            names::TYPO_WORDS,
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(WORDS_ANALYZER)
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
+            ),
+        );
         let schema = b.build();
         // The fields were just added under these names.
         IndexFields::from_schema(&schema).unwrap_or_else(|e| unreachable!("{e}"))
@@ -222,6 +242,7 @@ impl IndexFields {
             updated_at: f(names::UPDATED_AT)?,
             offer_count: f(names::OFFER_COUNT)?,
             slot: f(names::SLOT)?,
+            typo_words: f(names::TYPO_WORDS)?,
         })
     }
 
@@ -248,11 +269,15 @@ impl IndexFields {
         d.add_bool(self.visible, true);
         d.add_bool(self.canary, state.product_id.starts_with(CANARY_PREFIX));
         d.add_text(self.title, &body.title);
+        d.add_text(self.typo_words, &body.title);
+        d.add_text(self.typo_words, &body.brand);
         d.add_text(self.brand, &body.brand);
         if !body.brand.trim().is_empty() {
             d.add_text(self.brand_key, &body.brand);
         }
-        d.add_text(self.category, body.category.join(" "));
+        let category = body.category.join(" ");
+        d.add_text(self.typo_words, &category);
+        d.add_text(self.category, category);
         let mut prefix = String::new();
         for segment in &body.category {
             if !prefix.is_empty() {
@@ -271,6 +296,7 @@ impl IndexFields {
                 text.push(' ');
                 keywords.insert(k.clone(), OwnedValue::Str(value.into_owned()));
             }
+            d.add_text(self.typo_words, &text);
             d.add_text(self.attributes, text);
             d.add_object(self.attr, keywords);
         }
@@ -312,6 +338,15 @@ pub fn text_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// The typo field's analyzer: [`text_analyzer`] without stemming.
+pub fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
 /// The keyword analyzer: the whole value as one token, lower-cased and ASCII-folded.
 pub fn keyword_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(RawTokenizer::default())
@@ -335,6 +370,9 @@ pub fn normalize_keyword(value: &str) -> String {
 /// Registers the analyzers on an index; needed every time an index is created or opened.
 pub fn register_analyzers(index: &Index) {
     index.tokenizers().register(TEXT_ANALYZER, text_analyzer());
+    index
+        .tokenizers()
+        .register(WORDS_ANALYZER, words_analyzer());
     index
         .tokenizers()
         .register(KEYWORD_ANALYZER, keyword_analyzer());

@@ -13,3 +13,4 @@ mod monitoring;
 mod pickup;
 mod reindex;
 mod search;
+mod typos;

@@ -2,10 +2,7 @@
 //! ASCII-folded), stemmed, with per-word typo tolerance, optional stop words, unit
 //! alternatives, and the last word marked as a prefix while it is being typed.
 
-use schemas::index::text_analyzer;
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
+use schemas::index::{text_analyzer, words_analyzer};
 use tantivy::Term;
 
 /// Most query words used; more are ignored (a pasted paragraph must not build a huge query).
@@ -72,30 +69,25 @@ const UNIT_ALTERNATIVES: &[(&str, &str)] = &[
     ("watt", "w"),
 ];
 
-fn folding_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(64))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
-
-/// Typo tolerance by word length, in characters; none for words with digits (model numbers
-/// and sizes: "1500w" must not match "1000w").
+/// Typo tolerance by word length, in characters: one edit from 4 (Typesense's
+/// `min_len_1typo`: a 5-letter word with a letter left out is 4 letters), two from 9; none
+/// for words with digits (model numbers and sizes: "1500w" must not match "1000w"). Only
+/// words the catalog does not know as typed get corrections at all (`typo_threshold`), so
+/// "lamp" does not also find "lame".
 pub fn fuzziness(word: &str) -> u8 {
     if word.chars().any(|c| c.is_ascii_digit()) {
         return 0;
     }
     match word.chars().count() {
-        0..=4 => 0,
-        5..=8 => 1,
+        0..=3 => 0,
+        4..=8 => 1,
         _ => 2,
     }
 }
 
 /// Splits shopper text into analyzed words (at most [`MAX_WORDS`]).
 pub fn analyze(text: &str) -> Vec<Word> {
-    let mut folding = folding_analyzer();
+    let mut folding = words_analyzer();
     let mut stemming = text_analyzer();
     let mut words = Vec::new();
     let mut stream = folding.token_stream(text);
@@ -194,7 +186,12 @@ mod tests {
     #[test]
     fn fuzziness_follows_word_length() {
         assert_eq!(fuzziness("tv"), 0);
-        assert_eq!(fuzziness("lamp"), 0);
+        assert_eq!(fuzziness("led"), 0);
+        assert_eq!(
+            fuzziness("lamp"),
+            1,
+            "a 5-letter word with a letter left out"
+        );
         assert_eq!(fuzziness("drill"), 1);
         assert_eq!(fuzziness("cordless"), 1);
         assert_eq!(fuzziness("headphone"), 2);

@@ -27,7 +27,7 @@ pub(super) fn typo_fields(fields: &IndexFields) -> [Field; 4] {
 /// automaton over the term dictionary of four fields in every segment: a pasted line of
 /// unknown words must not multiply that (issue #14 item 12).
 pub const MAX_TYPO_WORDS: usize = 5;
-/// Typo corrections kept per word and field: the terms most products contain (Lucene's and
+/// Typo corrections kept per word: the terms most products contain (Lucene's and
 /// Elasticsearch's `max_expansions`).
 pub const MAX_TYPO_EXPANSIONS: usize = 50;
 /// Index terms matching the automaton read per field and segment, at most.
@@ -38,10 +38,11 @@ const MAX_TYPO_SCAN: usize = 2_000;
 /// - `known`: some product holds the stem (or an alternative) in a text field;
 /// - words that at least `threshold` products contain as typed (in a field that typos apply
 ///   to) take no typo corrections (see the module notes of `query`);
-/// - the others, up to [`MAX_TYPO_WORDS`], get `typos`: the index terms within `fuzziness`
-///   edits (transpositions count as one), the [`MAX_TYPO_EXPANSIONS`] most frequent per
-///   field, which is what Tantivy's `FuzzyTermQuery` matches (it re-walked them per pass
-///   and per segment). Words past the cap are matched as typed (`fuzziness` 0).
+/// - the others, up to [`MAX_TYPO_WORDS`], get `typos`: the words of `typo_words` (title,
+///   brand, category and attributes as written, not stemmed) within `fuzziness` edits of
+///   the word as typed (transpositions count as one), the [`MAX_TYPO_EXPANSIONS`] most
+///   frequent, which is what Tantivy's `FuzzyTermQuery` matches (it re-walked them per
+///   pass and per segment). Words past the cap are matched as typed (`fuzziness` 0).
 ///
 /// Stops early, leaving the remaining words as typed, once `deadline` has passed (the
 /// caller answers "timed out").
@@ -75,11 +76,19 @@ pub fn expand_typos(
             continue;
         }
         budget -= 1;
-        for field in typo_fields {
-            let ranked = typo_terms(searcher, field, &word.stem, word.fuzziness)?;
-            word.typos
-                .extend(top_terms(field, ranked, MAX_TYPO_EXPANSIONS));
+        // The word as typed against the words as written (`typo_words`), not stem against
+        // stem: stemming a misspelt word cuts it elsewhere than the correct word's stem
+        // ("wireles" stems to "wirel", three edits from "wireless"; "elzctric" is one edit
+        // from "electric" but three from its stem "electr").
+        // The stem too, when it differs: "skillets" is two edits from "skillit" but its stem
+        // one.
+        let field = fields.typo_words;
+        let mut counts = typo_terms(searcher, field, &word.folded, word.fuzziness)?;
+        if word.stem != word.folded {
+            counts.extend(typo_terms(searcher, field, &word.stem, word.fuzziness)?);
         }
+        word.typos
+            .extend(top_terms(field, ranked(counts), MAX_TYPO_EXPANSIONS));
     }
     Ok(())
 }
@@ -105,21 +114,21 @@ pub(super) fn text_fields(fields: &IndexFields) -> [Field; 5] {
     ]
 }
 
-/// The terms of `field` within `distance` edits of `stem`, with the number of documents
-/// holding each (summed over segments), most documents first (ties: by term).
+/// The terms of `field` within `distance` edits of `stem` (transpositions count as one),
+/// with the number of documents holding each (summed over segments).
 fn typo_terms(
     searcher: &Searcher,
     field: Field,
     stem: &str,
     distance: u8,
-) -> tantivy::Result<Vec<(Vec<u8>, u64)>> {
+) -> tantivy::Result<HashMap<Vec<u8>, u64>> {
     let automaton =
         FuzzyTermQuery::new(Term::from_field_text(field, stem), distance, true).automaton()?;
     // Only terms with the same first letter: a typo on the first letter is rare (shoppers
     // see it as they type), and walking the automaton from every first letter was most of
     // the cost of a query of unknown words (Lucene's spell checker's `minPrefix` of 1).
     let Some(first) = stem.chars().next() else {
-        return Ok(Vec::new());
+        return Ok(HashMap::new());
     };
     let lower = first.to_string().into_bytes();
     let mut upper = lower.clone();
@@ -141,7 +150,7 @@ fn typo_terms(
             *counts.entry(stream.key().to_vec()).or_default() += u64::from(stream.value().doc_freq);
         }
     }
-    Ok(ranked(counts))
+    Ok(counts)
 }
 
 /// Terms with their document counts, most documents first (ties: by term).
@@ -158,9 +167,10 @@ pub const MAX_COMPLETIONS: usize = 10;
 /// (a one- or two-letter prefix can start tens of thousands of terms).
 const MAX_COMPLETION_SCAN: usize = 5_000;
 
-/// Finds the completions of the prefix words: the index terms of title, brand and category
-/// that start with the word as typed, other than the word itself (which the exact match
-/// covers), the [`MAX_COMPLETIONS`] most frequent per field.
+/// Finds the completions of the prefix words: the index terms of title, brand, category and
+/// `typo_words` (the words as written) that start with the word as typed, other than the
+/// word itself (which the exact match covers), the [`MAX_COMPLETIONS`] most frequent per
+/// field.
 ///
 /// Expanding a prefix to every term it starts (Tantivy's prefix automaton) walks the posting
 /// list of the typed word a second time when it is also a word ("set" starts "set"), and of
@@ -173,9 +183,18 @@ pub fn expand_prefixes(
 ) -> tantivy::Result<()> {
     for word in words.iter_mut().filter(|w| w.prefix) {
         word.completions.clear();
-        for field in [fields.title, fields.brand, fields.category] {
+        // And the words as written: a stem can be shorter than what is typed ("fitness"
+        // stems to "fit", so "fitne" completes no stem; "gaming" to "game").
+        for field in [
+            fields.title,
+            fields.brand,
+            fields.category,
+            fields.typo_words,
+        ] {
             let is_typed_word = |key: &[u8]| {
-                key == word.stem.as_bytes() || word.alternatives.iter().any(|a| key == a.as_bytes())
+                key == word.stem.as_bytes()
+                    || key == word.folded.as_bytes()
+                    || word.alternatives.iter().any(|a| key == a.as_bytes())
             };
             let ranked = prefix_terms(
                 searcher,
@@ -234,7 +253,9 @@ mod tests {
         let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
         for (i, title) in titles.iter().enumerate() {
             writer
-                .add_document(doc!(fields.title => title.as_str()))
+                .add_document(
+                    doc!(fields.title => title.as_str(), fields.typo_words => title.as_str()),
+                )
                 .unwrap();
             if i == titles.len() / 2 {
                 writer.commit().unwrap();
@@ -276,19 +297,20 @@ mod tests {
             let title_typos: Vec<Term> = words[0]
                 .typos
                 .iter()
-                .filter(|t| t.field() == fields.title)
+                .filter(|t| t.field() == fields.typo_words)
                 .cloned()
                 .collect();
             let ours = ConstScoreQuery::new(Box::new(TermSetQuery::new(title_typos)), 1.0);
-            // Tantivy's fuzzy match, among the terms with the same first letter.
+            // Tantivy's fuzzy match of the word as typed among the words as written, with
+            // the same first letter.
             let fuzzy = tantivy::query::FuzzyTermQuery::new(
-                Term::from_field_text(fields.title, &words[0].stem),
+                Term::from_field_text(fields.typo_words, &words[0].folded),
                 fuzziness,
                 true,
             );
-            let first = words[0].stem.chars().next().unwrap();
+            let first = words[0].folded.chars().next().unwrap();
             let same_first =
-                tantivy::query::RegexQuery::from_pattern(&format!("{first}.*"), fields.title)
+                tantivy::query::RegexQuery::from_pattern(&format!("{first}.*"), fields.typo_words)
                     .unwrap();
             let theirs = tantivy::query::BooleanQuery::intersection(vec![
                 Box::new(fuzzy),
@@ -331,7 +353,7 @@ mod tests {
         assert!(words[1].can_match() && !words[1].known);
         assert_eq!(
             words[1].typos,
-            [Term::from_field_text(fields.title, "kettl")]
+            [Term::from_field_text(fields.typo_words, "kettle")]
         );
     }
 

@@ -23,10 +23,25 @@ fn escape(text: &str, out: &mut String) {
     }
 }
 
+/// Whether a title token (`folded`, and its `stem`) matches `word` by the query's rules:
+/// the stem or an alternative exactly, a typo correction the query used (or, for words
+/// not expanded against an index, the same edit distance to the stem or to the word as
+/// typed), a completion or the typed prefix.
 fn matches(folded: &str, stem: &str, word: &Word) -> bool {
+    let within =
+        |a: &str, b: &str| strsim::damerau_levenshtein(a, b) <= usize::from(word.fuzziness);
+    fn term_is(text: &str) -> impl Fn(&tantivy::Term) -> bool + '_ {
+        move |t| t.value().as_str() == Some(text)
+    }
     stem == word.stem
+        || word.alternatives.iter().any(|a| a == stem)
         || (word.fuzziness > 0
-            && strsim::damerau_levenshtein(stem, &word.stem) <= usize::from(word.fuzziness))
+            && (word.typos.iter().any(term_is(folded))
+                || word.typos.iter().any(term_is(stem))
+                || within(stem, &word.stem)
+                || within(folded, &word.folded)))
+        || word.completions.iter().any(term_is(stem))
+        || word.completions.iter().any(term_is(folded))
         || (word.prefix && folded.starts_with(&word.folded))
 }
 

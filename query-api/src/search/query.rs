@@ -7,8 +7,10 @@
 //! each word becomes a *word group*: a disjunction-max over the text fields of
 //! - an exact match of the word's English stem, BM25-scored and boosted per field
 //!   (title > brand > category > attributes > description, see [`Relevance`]);
-//! - a fuzzy match for typos: 1 edit for words of 5 or more characters, 2 edits from 9
-//!   (transpositions count as one edit), on title, brand, category and attributes. Fuzzy
+//! - a fuzzy match for typos: 1 edit for words of 4 or more characters, 2 edits from 9
+//!   (transpositions count as one edit), of the word as typed against the words of title,
+//!   brand, category and attributes as written (the `typo_words` field: not stemmed, since
+//!   a misspelt word stems differently from the correct one). Fuzzy
 //!   matches score a small constant, so an exact match always ranks above a fuzzy one. The
 //!   corrections are found once per search, for at most 5 words, 50 terms per word and
 //!   field, among the terms with the same first letter
@@ -49,7 +51,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use super::analysis::Word;
-use super::expansion::{text_fields, typo_fields};
+use super::expansion::text_fields;
 use super::request::SearchParams;
 use crate::scorers::{MinMatchQuery, PredicateQuery, WordGroup};
 
@@ -129,7 +131,6 @@ impl QueryBuilder<'_> {
     /// The disjunction of everything one word can match.
     pub fn word_group(&self, word: &Word) -> WordGroup {
         let f = self.fields;
-        let typo_fields = typo_fields(f);
         let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
         for (field, boost) in self.text_fields() {
             let term = Term::from_field_text(field, &word.stem);
@@ -146,16 +147,21 @@ impl QueryBuilder<'_> {
                     boost,
                 )));
             }
-            // Typo corrections, resolved once per search (`expand_typos`): the same
-            // constant-score match as Tantivy's `FuzzyTermQuery`, without walking the
-            // automaton again in every pass and segment.
-            if word.fuzziness > 0 && typo_fields.contains(&field) {
-                if let Some(typos) = term_set(&word.typos, field, boost * FUZZY_WEIGHT) {
-                    disjuncts.push(typos);
-                }
-            }
             if let Some(completions) = term_set(&word.completions, field, boost * PREFIX_WEIGHT) {
                 disjuncts.push(completions);
+            }
+        }
+        // Typo corrections, resolved once per search (`expand_typos`) among the words as
+        // written (`typo_words`): the same constant-score match as Tantivy's
+        // `FuzzyTermQuery`, without walking the automaton again in every pass and segment.
+        let written = self.relevance.title * PREFIX_WEIGHT;
+        if let Some(completions) = term_set(&word.completions, f.typo_words, written) {
+            disjuncts.push(completions);
+        }
+        if word.fuzziness > 0 {
+            let score = self.relevance.title * FUZZY_WEIGHT;
+            if let Some(typos) = term_set(&word.typos, f.typo_words, score) {
+                disjuncts.push(typos);
             }
         }
         WordGroup::new(disjuncts, TIE_BREAKER)

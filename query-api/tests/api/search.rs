@@ -103,11 +103,51 @@ async fn typos_are_tolerated_by_word_length() {
         id_set(&ok(&app, "/search?q=hedphones+").await),
         strings(&["p04", "p05"])
     );
-    // 4 letters: no edit ("oled" does not find "qled").
+    // 4 letters: one edit ("qlet" finds "QLED"), 3 letters none ("lgg" does not find "LG").
     assert_eq!(
         id_set(&ok(&app, "/search?q=qlet+").await),
+        strings(&["p01", "p02"])
+    );
+    assert_eq!(
+        id_set(&ok(&app, "/search?q=lgg+").await),
         Vec::<String>::new()
     );
+}
+
+/// Regression (issue #16): a misspelt word whose stem is cut elsewhere than the correct
+/// word's ("wireles" stems to "wirel", three edits from "wireless") found nothing but as a
+/// prefix, so next to another word the search came back relaxed, ranked by the other word.
+#[tokio::test]
+async fn a_misspelt_word_next_to_another_matches_unrelaxed_and_is_highlighted() {
+    let app = app();
+    for (q, id, marked) in [
+        ("wireles headphones", "p04", "<em>Wireless</em>"),
+        ("cordles drill", "p09", "<em>Cordless</em>"),
+        ("headphones wireles ", "p04", "<em>Wireless</em>"),
+        // A transposition is one edit.
+        ("wireless headpohnes", "p04", "<em>Headphones</em>"),
+    ] {
+        let body = ok(&app, &format!("/search?q={}", q.replace(' ', "+"))).await;
+        assert_eq!(ids(&body), strings(&[id]), "{q}");
+        assert_eq!(body["relaxed"], false, "{q}");
+        let title = body["hits"][0]["highlights"]["title"]
+            .as_str()
+            .unwrap_or("");
+        assert!(title.contains(marked), "{q}: {title}");
+    }
+}
+
+/// The last word cut short completes inside a multi-word query, unrelaxed.
+#[tokio::test]
+async fn a_last_word_cut_short_completes_next_to_other_words() {
+    let app = app();
+    let body = ok(&app, "/search?q=wireless+headph").await;
+    assert_eq!(ids(&body), strings(&["p04"]));
+    assert_eq!(body["relaxed"], false);
+    let title = body["hits"][0]["highlights"]["title"]
+        .as_str()
+        .unwrap_or("");
+    assert!(title.contains("<em>Headphones</em>"), "{title}");
 }
 
 #[tokio::test]
