@@ -233,7 +233,7 @@ pub struct SearchArgs {
     pub boost_phrase: f32,
     /// Relax a search (require fewer of its words) while fewer products than this match all
     /// of them; 1 relaxes only when nothing matches.
-    #[arg(long, env = "INDEXER_RELAX_BELOW", default_value_t = 1,
+    #[arg(long, env = "INDEXER_RELAX_BELOW", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub relax_below: u64,
     /// A query word gets typo corrections only while fewer products than this contain it as

@@ -18,7 +18,7 @@ use super::expansion::{expand_prefixes, expand_typos};
 use super::facets::{self, FacetCollector};
 use super::highlight::highlight;
 use super::query::{relaxation_steps, QueryBuilder, Relevance};
-use super::request::{SearchParams, Sort};
+use super::request::{Facet, SearchParams, Sort};
 use crate::scorers::{Deadline, DeadlineQuery};
 
 /// What matched in one hit.
@@ -58,8 +58,12 @@ pub struct SearchResponse {
     pub took_ms: u64,
     /// True when no product had all the words and fewer were required.
     pub relaxed: bool,
-    /// How many query words each hit contains at least.
+    /// How many query words each hit contains at least: fewer than `words` when no product
+    /// has them all (`relaxed`) or when fewer than `--relax-below` do (those rank first).
     pub matched_words: usize,
+    /// Products with every word (with the filters); equals `total` unless fewer words were
+    /// required.
+    pub total_all_words: u64,
     /// Words of the query that were used (stems), for debugging relevance.
     pub words: usize,
     /// Facets whose counts may be under-counted (more distinct values than are counted
@@ -242,7 +246,17 @@ pub fn search_with(
         p.sort
     };
     let all = required_words(&words);
-    let (page, required) = collect_relaxing(&searcher, &builder, &words, p, sort, &deadline)?;
+    let (mut page, required, total_all_words) =
+        collect_relaxing(&searcher, &builder, &words, p, sort, &deadline)?;
+    disjunctive_facets(
+        &searcher,
+        &builder,
+        &words,
+        p,
+        required,
+        &deadline,
+        &mut page.facets,
+    )?;
     let hits = render_hits(index, &searcher, page.top, &words, &p.pickup_stores)?;
     let facets_approximate = page
         .facets
@@ -262,8 +276,9 @@ pub fn search_with(
         hits,
         facets,
         took_ms: started.elapsed().as_millis() as u64,
-        relaxed: required < all,
+        relaxed: required < all && total_all_words == 0,
         matched_words: required,
+        total_all_words,
         words: words.len(),
         facets_approximate,
     })
@@ -294,8 +309,8 @@ fn query_words(
 }
 
 /// The page with every word required, or, while fewer than `relax_below` products match,
-/// with fewer words required (all but one, then fewer). Returns the page and how many words
-/// its products match.
+/// with fewer words required (all but one, then fewer). Returns the page, how many words
+/// its products match and how many products match every word.
 fn collect_relaxing(
     searcher: &Searcher,
     builder: &QueryBuilder<'_>,
@@ -303,7 +318,7 @@ fn collect_relaxing(
     p: &SearchParams,
     sort: Sort,
     deadline: &Deadline,
-) -> Result<(Page, usize), SearchError> {
+) -> Result<(Page, usize, u64), SearchError> {
     let relax_below = builder.relevance.relax_below.max(1);
     let all = required_words(words);
     let can_match = words
@@ -322,6 +337,7 @@ fn collect_relaxing(
         Ok(page)
     };
     let mut page = pass(required)?;
+    let total_all_words = page.total;
     let steps = relaxation_steps(all, can_match);
     if page.total < relax_below {
         if let Some((step, relaxed)) =
@@ -331,7 +347,48 @@ fn collect_relaxing(
             required = step;
         }
     }
-    Ok((page, required))
+    Ok((page, required, total_all_words))
+}
+
+/// Multi-select facets (issue #16 item 3): a facet whose own filter is set counts over the
+/// products matching every *other* filter (`brand` counts ignore `brand=`, `price` ignores
+/// `min_price`/`max_price`, ...), so ticking a second brand keeps the first's count and
+/// shows the others; `category` then shows the children and the siblings of the selected
+/// path. Hits and `total` apply every filter. One extra pass per such facet, counting that
+/// facet only, with the text match of the page (the same words required), as
+/// Elasticsearch's `post_filter` pattern and Algolia's disjunctive faceting do. Replaces
+/// the page's counts of those facets (request order).
+fn disjunctive_facets(
+    searcher: &Searcher,
+    builder: &QueryBuilder<'_>,
+    words: &[Word],
+    p: &SearchParams,
+    required: usize,
+    deadline: &Deadline,
+    facets: &mut [facets::FacetResult],
+) -> Result<(), SearchError> {
+    for (i, facet) in p.facets.iter().enumerate() {
+        let Some(others) = p.without_filter_of(facet) else {
+            continue;
+        };
+        let query = DeadlineQuery::new(builder.query(&others, words, required), deadline.clone());
+        let one = std::slice::from_ref(facet);
+        let mut counts =
+            searcher.search(&query, &FacetCollector::new(one, builder.live.clone()))?;
+        if deadline.expired() {
+            return Err(SearchError::Timeout);
+        }
+        if let (Facet::Category, Some(selected), Some(c)) = (facet, &p.category, counts.first_mut())
+        {
+            facets::category_neighbourhood(c, selected);
+        }
+        if let (Some(result), Some(slot)) =
+            (facets::response(one, counts)?.pop(), facets.get_mut(i))
+        {
+            *slot = result;
+        }
+    }
+    Ok(())
 }
 
 /// The first of `steps` (fewer words required at each) whose result is `enough`, or the last

@@ -39,6 +39,8 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Cardinality, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
+use schemas::index::CATEGORY_SEPARATOR;
+
 use super::error::SearchError;
 use super::request::Facet;
 
@@ -428,6 +430,24 @@ fn ord_values(column: &StrColumn, top: &[(u64, u32)]) -> HashMap<String, u64> {
 
 /// One facet of the response: its key, its values, and whether counts may be under-counted.
 pub type FacetResult = (String, Vec<FacetValue>, bool);
+
+/// Keeps, of the category counts made without the category filter, the neighbourhood of
+/// the `selected` path: its children and its siblings (itself included), as a shopper's
+/// category tree shows them. Other counts are left alone.
+pub fn category_neighbourhood(counts: &mut Counts, selected: &str) {
+    let Counts::Terms { counts, .. } = counts else {
+        return;
+    };
+    let parent = |path: &str| {
+        path.rsplit_once(CATEGORY_SEPARATOR)
+            .map(|(p, _)| p.to_owned())
+    };
+    let selected_parent = parent(selected);
+    counts.retain(|path, _| {
+        let p = parent(path);
+        p.as_deref() == Some(selected) || p == selected_parent
+    });
+}
 
 /// The facets of the response, in request order: the top values of each (most products
 /// first, ties by value), price buckets in price order.

@@ -87,7 +87,7 @@ impl Default for Relevance {
             attributes: 1.0,
             description: 0.5,
             phrase: 1.5,
-            relax_below: 1,
+            relax_below: 100,
             typo_threshold: 5,
         }
     }

@@ -95,6 +95,22 @@ impl SearchParams {
     pub fn offset(&self) -> usize {
         ((self.page - 1) * self.per_page) as usize
     }
+
+    /// These parameters without the filter of `facet` (`brand=` for `brand`, `seller_id=`
+    /// for `seller_id`, `attr.X=` for `attr.X`, `min_price`/`max_price` for `price`,
+    /// `category=` for `category`), or `None` when they have none: the set a disjunctive
+    /// facet counts over (see `facets`).
+    pub fn without_filter_of(&self, facet: &Facet) -> Option<SearchParams> {
+        let mut p = self.clone();
+        let had = match facet {
+            Facet::Brand => !std::mem::take(&mut p.brands).is_empty(),
+            Facet::SellerId => !std::mem::take(&mut p.seller_ids).is_empty(),
+            Facet::Attr(name) => p.attrs.remove(name).is_some(),
+            Facet::Price => p.min_price.take().is_some() | p.max_price.take().is_some(),
+            Facet::Category => p.category.take().is_some(),
+        };
+        had.then_some(p)
+    }
 }
 
 /// Validated parameters of `GET /products/{id}`.

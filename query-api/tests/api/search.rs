@@ -8,6 +8,10 @@ use query_api::{Relevance, SearchSettings};
 
 use crate::common::{app, app_of, app_with, facet, get, id_set, ids, ok, P};
 
+fn pairs(v: &[(&str, u64)]) -> Vec<(String, u64)> {
+    v.iter().map(|(s, n)| ((*s).to_owned(), *n)).collect()
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -210,6 +214,27 @@ async fn no_match_for_all_words_relaxes_to_most_words() {
     assert_eq!(body["matched_words"], 1);
     assert_eq!(id_set(&body), strings(&["p01", "p02", "p03"]));
     assert_eq!(ok(&app, "/search?q=zzzz+yyyy+").await["total"], 0);
+}
+
+/// The default: while fewer than 100 products have every word, the page goes on with
+/// products that have fewer (ranked after them); the response is not `relaxed`, since some
+/// products have them all, and says how many do.
+#[tokio::test]
+async fn fewer_full_matches_than_relax_below_are_followed_by_partial_ones() {
+    let app = app_with(SearchSettings::default());
+    let body = ok(&app, "/search?q=samsung+tv+").await;
+    let mut first = ids(&body)[..2].to_vec();
+    first.sort();
+    assert_eq!(first, strings(&["p01", "p02"]), "every word first");
+    assert_eq!(id_set(&body), strings(&["p01", "p02", "p03"]));
+    assert_eq!(body["relaxed"], false);
+    assert_eq!(body["total_all_words"], 2);
+    assert_eq!(body["total"], 3);
+    assert_eq!(body["matched_words"], 1);
+    // When none has every word, it is relaxed.
+    let body = ok(&app, "/search?q=samsung+oled+").await;
+    assert_eq!(body["relaxed"], true);
+    assert_eq!(body["total_all_words"], 0);
 }
 
 #[tokio::test]
@@ -463,11 +488,6 @@ async fn facets_count_the_whole_filtered_result_set() {
         1,
         "facets are not limited to the page"
     );
-    let pairs = |v: &[(&str, u64)]| {
-        v.iter()
-            .map(|(s, n)| ((*s).to_owned(), *n))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         facet(&body, "brand"),
         pairs(&[
@@ -538,6 +558,76 @@ async fn facets_count_the_whole_filtered_result_set() {
         .as_object()
         .unwrap()
         .is_empty());
+}
+
+/// Multi-select facets (issue #16 item 3): a facet ignores its own filter, hits and totals
+/// apply them all; `category` shows the selected path's children and siblings.
+#[tokio::test]
+async fn facet_counts_ignore_their_own_filter_and_apply_the_others() {
+    let app = app();
+    let all_brands = pairs(&[
+        ("samsung", 2),
+        ("acme", 1),
+        ("bose", 1),
+        ("dewalt", 1),
+        ("iwatani", 1),
+        ("kitchenaid", 1),
+        ("lg", 1),
+        ("lodge", 1),
+        ("sony", 1),
+        ("t-fal", 1),
+    ]);
+    let body = ok(&app, "/search?brand=samsung&facets=brand,category").await;
+    assert_eq!(body["total"], 2);
+    assert_eq!(facet(&body, "brand"), all_brands, "brand ignores brand=");
+    assert_eq!(
+        facet(&body, "category"),
+        pairs(&[("Electronics", 2), ("Electronics>TVs", 2)]),
+        "category applies brand="
+    );
+    // Ticking a second brand keeps the first's count.
+    let body = ok(&app, "/search?brand=samsung&brand=lg&facets=brand").await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(facet(&body, "brand"), all_brands);
+
+    // Category: siblings of the selected path (itself included) and its children.
+    let body = ok(
+        &app,
+        "/search?category=Electronics%3ETVs&facets=category,brand",
+    )
+    .await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(
+        facet(&body, "category"),
+        pairs(&[("Electronics>TVs", 3), ("Electronics>Headphones", 2)])
+    );
+    assert_eq!(facet(&body, "brand"), pairs(&[("samsung", 2), ("lg", 1)]));
+    let body = ok(&app, "/search?category=Home%3EKitchen&facets=category").await;
+    assert_eq!(body["total"], 5);
+    assert_eq!(
+        facet(&body, "category"),
+        pairs(&[
+            ("Home>Kitchen", 5),
+            ("Home>Kitchen>Cookware", 3),
+            ("Home>Kitchen>Appliances", 1),
+            ("Home>Kitchen>Tools", 1),
+        ])
+    );
+
+    // Price ignores min_price/max_price; attr.X ignores attr.X=, and both apply the rest.
+    let unfiltered = ok(&app, "/search?facets=price,attr.color").await;
+    let body = ok(&app, "/search?max_price=2500&facets=price,attr.color").await;
+    assert!(body["total"].as_u64() < unfiltered["total"].as_u64());
+    assert_eq!(facet(&body, "price"), facet(&unfiltered, "price"));
+    assert_ne!(facet(&body, "attr.color"), facet(&unfiltered, "attr.color"));
+    let body = ok(&app, "/search?attr.color=black&facets=attr.color,price").await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(facet(&body, "attr.color"), facet(&unfiltered, "attr.color"));
+    assert_ne!(facet(&body, "price"), facet(&unfiltered, "price"));
+    // With text, the same words are required as for the hits.
+    let body = ok(&app, "/search?q=tv&brand=lg&facets=brand").await;
+    assert_eq!(body["total"], 1);
+    assert_eq!(facet(&body, "brand"), pairs(&[("samsung", 2), ("lg", 1)]));
 }
 
 #[tokio::test]

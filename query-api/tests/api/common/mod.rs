@@ -281,8 +281,19 @@ pub fn app_of(products: &[P], settings: SearchSettings) -> Router {
     query_api::router(state)
 }
 
+/// The router over the fixture catalog, relaxing only when no product has every word: with
+/// 11 products the default (`relax_below` 100: fill the page with products that have fewer
+/// of the words) would relax every multi-word query (see
+/// `search::fewer_full_matches_than_relax_below_are_followed_by_partial_ones`).
 pub fn app() -> Router {
-    app_with(SearchSettings::default())
+    app_with(strict())
+}
+
+/// The default search settings, relaxing only when nothing matches every word.
+pub fn strict() -> SearchSettings {
+    let mut settings = SearchSettings::default();
+    settings.relevance.relax_below = 1;
+    settings
 }
 
 pub async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
